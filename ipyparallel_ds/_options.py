@@ -1,0 +1,154 @@
+"""The options of ``%parcompare``: one table for the parser, the validation and the help text.
+
+Validation raises :class:`ValueError` with a message that names the bad value; the magic turns
+it into IPython's ``UsageError`` and the Python API lets it through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_REPEAT = 5
+DEFAULT_PRECISION = 3
+
+
+@dataclass(frozen=True)
+class Option:
+    """One command-line style option of ``%parcompare``."""
+
+    short: str
+    long: str | None
+    metavar: str | None
+    help: str
+
+    @property
+    def takes_value(self) -> bool:
+        return self.metavar is not None
+
+    @property
+    def flags(self) -> str:
+        names = f"-{self.short}" + (f"/--{self.long}" if self.long else "")
+        return f"{names} {self.metavar}" if self.metavar else names
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "j",
+        "n-jobs",
+        "LIST",
+        "Comma-separated n_jobs values to compare, e.g. 1,2,4,-1 (-1 means every usable "
+        "core, -2 all but one). Default: 1, 2, 4, ... doubling up to and including the "
+        "usable core count.",
+    ),
+    Option(
+        "n",
+        None,
+        "N",
+        "Loops per timed run, as in %timeit. Default (or 0): chosen per n_jobs so that one "
+        "run lasts at least 0.2 s.",
+    ),
+    Option(
+        "r",
+        None,
+        "R",
+        f"Timed runs per n_jobs value, as in %timeit. Default: {DEFAULT_REPEAT}.",
+    ),
+    Option(
+        "p",
+        None,
+        "P",
+        f"Significant digits of the times shown. Default: {DEFAULT_PRECISION}.",
+    ),
+    Option("q", None, None, "Quiet: print nothing."),
+    Option("o", None, None, "Return the ParCompareResult (like %timeit -o)."),
+)
+
+
+def getopt_spec() -> tuple[str, list[str]]:
+    """Short and long option specs for :func:`getopt.getopt`."""
+    short = "".join(o.short + (":" if o.takes_value else "") for o in OPTIONS)
+    long = [o.long + ("=" if o.takes_value else "") for o in OPTIONS if o.long]
+    return short, long
+
+
+def canonical_name(flag: str) -> str:
+    """Map ``-j`` or ``--n-jobs`` to the option's short letter."""
+    name = flag.lstrip("-")
+    for option in OPTIONS:
+        if name in (option.short, option.long):
+            return option.short
+    raise ValueError(f"unknown option {flag!r}")
+
+
+def options_help() -> str:
+    """The options as an indented block, for docstrings and ``--help``."""
+    lines = []
+    for option in OPTIONS:
+        lines.append(f"  {option.flags}")
+        lines.append(f"      {option.help}")
+    return "\n".join(lines)
+
+
+def parse_n_jobs(value: object) -> tuple[int, ...]:
+    """Validate n_jobs values given as ``"1,2,-1"``, an int or a sequence of ints.
+
+    Raises
+    ------
+    ValueError
+        Naming the bad value: empty lists or items, non-integers, 0, booleans, duplicates.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if not text or text in ("''", '""'):
+            raise ValueError(f"-j/--n-jobs needs a comma-separated list of integers, got {value!r}")
+        items: list[object] = []
+        for part in text.split(","):
+            part = part.strip()
+            if not part:
+                raise ValueError(f"-j/--n-jobs has an empty item in {value!r}")
+            try:
+                items.append(int(part))
+            except ValueError:
+                raise ValueError(
+                    f"-j/--n-jobs values must be whole numbers like 1,2,-1; got {part!r} "
+                    f"in {value!r}"
+                ) from None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        items = [value]
+    else:
+        try:
+            items = list(value)  # type: ignore[call-overload]
+        except TypeError:
+            raise ValueError(
+                f"n_jobs must be an int, a sequence of ints or a string like '1,2'; got {value!r}"
+            ) from None
+        if not items:
+            raise ValueError("n_jobs must name at least one value, got an empty sequence")
+    result: list[int] = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, int):
+            raise ValueError(f"n_jobs values must be integers, got {item!r}")
+        if item == 0:
+            raise ValueError(
+                "n_jobs=0 is not valid: use a positive count, or -1 for every usable core"
+            )
+        if item in result:
+            raise ValueError(f"n_jobs value {item} is given twice")
+        result.append(item)
+    return tuple(result)
+
+
+def parse_count(name: str, value: object, minimum: int) -> int:
+    """Validate a whole-number option such as ``-n`` or ``-r`` (``name`` is used in messages)."""
+    if isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise ValueError(f"{name} needs a whole number, got {value!r}") from None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        raise ValueError(f"{name} needs a whole number, got {value!r}")
+    if number < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {number}")
+    return number

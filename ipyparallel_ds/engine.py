@@ -1,0 +1,524 @@
+"""The measuring engine: time one statement at several n_jobs values.
+
+Pure Python: nothing here knows about IPython. The magic passes code that IPython has already
+transformed; scripts call :func:`parcompare` with plain Python.
+
+How a sweep measures (see ``docs/how-it-measures.md``):
+
+1. The baseline (n_jobs=1, or the value with the fewest workers) is called once.
+2. For each other value: the reusable worker pool is shut down, so the **first call** includes
+   starting the workers; then **warm-up** calls run until a call is no longer more than 10 %
+   faster than the one before (at most five); then the loop count is calibrated as in
+   ``%timeit``; then ``repeat`` **timed runs**. When the baseline runs serially in this
+   process, each timed run of the value is paired with a timed run of the baseline, so that a
+   drift in machine speed hits both sides of the speedup alike.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import gc
+import itertools
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from . import _options
+from .result import ConfigTiming, ParCompareResult, stability_warnings, with_speedups
+
+__all__ = ["Plan", "PreparedStatement", "StatementTimer", "parcompare", "prepare", "sweep"]
+
+MIN_RUN_SECONDS = 0.2  # as %timeit: one timed run lasts at least this long
+MAX_WARMUP_CALLS = 5
+WARM_TOLERANCE = 0.10  # warm once a call is no longer more than 10 % faster than the last
+
+
+class Timer(Protocol):
+    """Something that runs ``number`` loops of the statement at ``n_jobs`` and returns the
+    total seconds. The real one is :class:`StatementTimer`; tests pass synthetic ones."""
+
+    def __call__(self, n_jobs: int, number: int) -> float: ...
+
+
+# -- the statement ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PreparedStatement:
+    """Parsed, checked statement and setup code, ready to be timed."""
+
+    statement: str
+    setup: str
+    stmt_ast: ast.Module
+    setup_ast: ast.Module
+    n_jobs_keywords: int
+
+
+def _parse(code: str | ast.Module, what: str) -> ast.Module:
+    if isinstance(code, ast.Module):
+        return code
+    if not isinstance(code, str):
+        raise TypeError(f"the {what} must be a string of Python code, got {type(code).__name__}")
+    return ast.parse(code, filename=f"<parcompare-{what}>", mode="exec")
+
+
+class _NJobsKeywords(ast.NodeTransformer):
+    """Set every literal ``n_jobs=`` keyword of a call to ``value`` (or only count them)."""
+
+    def __init__(self, value: int | None = None) -> None:
+        self.value = value
+        self.count = 0
+
+    def visit_Call(self, node: ast.Call) -> ast.Call:
+        self.generic_visit(node)
+        for keyword in node.keywords:
+            if keyword.arg == "n_jobs":
+                self.count += 1
+                if self.value is not None:
+                    keyword.value = ast.copy_location(ast.Constant(self.value), keyword.value)
+        return node
+
+
+def prepare(
+    stmt: str | ast.Module,
+    setup: str | ast.Module = "pass",
+    *,
+    compiler: Callable[..., Any] = compile,
+    source: tuple[str, str] | None = None,
+) -> PreparedStatement:
+    """Parse and compile the statement and setup before anything runs.
+
+    Parameters
+    ----------
+    stmt, setup : str or ast.Module
+        Python code. The magic passes modules already transformed by IPython.
+    compiler : callable
+        ``compile``-like function (IPython passes its own, which keeps ``__future__`` flags).
+    source : (str, str), optional
+        The statement and setup as the user wrote them, when ``stmt``/``setup`` are ASTs.
+
+    Raises
+    ------
+    SyntaxError
+        If either piece of code does not compile.
+    ValueError
+        If the statement is empty.
+    """
+    if isinstance(stmt, str) and not stmt.strip():
+        raise ValueError("there is no statement to time: give one, e.g. %parcompare f(X, y)")
+    stmt_ast = _parse(stmt, "statement")
+    setup_ast = _parse(setup, "setup")
+    if not stmt_ast.body:
+        raise ValueError(f"the statement {stmt!r} has no code to time (only comments?)")
+    # Compile each piece alone first, as %timeit does: code that is invalid on its own can
+    # become valid inside the timing function and give confusing errors there.
+    compiler(stmt_ast, "<parcompare-statement>", "exec")
+    compiler(setup_ast, "<parcompare-setup>", "exec")
+    counter = _NJobsKeywords()
+    counter.visit(copy.deepcopy(stmt_ast))
+    if source is None:
+        source = (
+            stmt if isinstance(stmt, str) else ast.unparse(stmt_ast),
+            setup if isinstance(setup, str) else ast.unparse(setup_ast),
+        )
+    return PreparedStatement(source[0], source[1], stmt_ast, setup_ast, counter.count)
+
+
+_TEMPLATE = """
+def inner(_it, _timer):
+    setup
+    _t0 = _timer()
+    for _i in _it:
+        stmt
+    _t1 = _timer()
+    return _t1 - _t0
+"""
+
+
+class _FillTemplate(ast.NodeTransformer):
+    """Put setup and statement ASTs into the timing function, as IPython's %timeit does,
+    so that assignments in the statement stay local to it."""
+
+    def __init__(self, setup: ast.Module, stmt: ast.Module) -> None:
+        self.setup = setup
+        self.stmt = stmt
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
+        self.generic_visit(node)
+        if node.name == "inner":
+            node.body[:1] = self.setup.body or [ast.Pass()]
+        return node
+
+    def visit_For(self, node: ast.For) -> ast.For:
+        self.generic_visit(node)
+        if isinstance(node.target, ast.Name) and node.target.id == "_i":
+            node.body = self.stmt.body
+        return node
+
+
+class StatementTimer:
+    """Times loops of a prepared statement in a namespace, with n_jobs reaching the code.
+
+    Each call runs inside ``joblib.parallel_config(n_jobs=k)``, which reaches every joblib
+    call whose n_jobs is unset, and uses a copy of the statement whose literal ``n_jobs=``
+    keywords are set to ``k``. The garbage collector is off while timing, as in ``%timeit``.
+    The namespace is used as globals; names the statement assigns stay local.
+    """
+
+    def __init__(
+        self,
+        prepared: PreparedStatement,
+        namespace: dict[str, Any],
+        *,
+        clock: Callable[[], float] = time.perf_counter,
+        compiler: Callable[..., Any] = compile,
+    ) -> None:
+        self.prepared = prepared
+        self.namespace = namespace
+        self.clock = clock
+        self.compiler = compiler
+        self._functions: dict[int, Callable[..., float]] = {}
+
+    def _function(self, n_jobs: int) -> Callable[..., float]:
+        if n_jobs not in self._functions:
+            stmt = _NJobsKeywords(n_jobs).visit(copy.deepcopy(self.prepared.stmt_ast))
+            setup = copy.deepcopy(self.prepared.setup_ast)
+            tree = _FillTemplate(setup, stmt).visit(ast.parse(_TEMPLATE))
+            code = self.compiler(ast.fix_missing_locations(tree), "<parcompare>", "exec")
+            local: dict[str, Any] = {}
+            had_builtins = "__builtins__" in self.namespace
+            exec(code, self.namespace, local)
+            if not had_builtins:  # exec() adds it; leave the namespace as it was
+                self.namespace.pop("__builtins__", None)
+            self._functions[n_jobs] = local["inner"]
+        return self._functions[n_jobs]
+
+    def __call__(self, n_jobs: int, number: int) -> float:
+        from joblib import parallel_config
+
+        inner = self._function(n_jobs)
+        with parallel_config(n_jobs=n_jobs):
+            gc_was_enabled = gc.isenabled()
+            gc.disable()
+            try:
+                return inner(itertools.repeat(None, number), self.clock)
+            finally:
+                if gc_was_enabled:
+                    gc.enable()
+
+
+# -- the plan --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Plan:
+    """Validated options of a sweep."""
+
+    n_jobs: tuple[int, ...]
+    number: int = 0
+    repeat: int = _options.DEFAULT_REPEAT
+
+    @classmethod
+    def from_options(
+        cls, n_jobs: object = None, number: object = 0, repeat: object = None
+    ) -> Plan:
+        """Validate user options; raises ValueError naming the bad value."""
+        values = default_n_jobs() if n_jobs is None else _options.parse_n_jobs(n_jobs)
+        loops = _options.parse_count("number (-n)", number, minimum=0)
+        runs = (
+            _options.DEFAULT_REPEAT
+            if repeat is None
+            else _options.parse_count("repeat (-r)", repeat, minimum=1)
+        )
+        return cls(values, loops, runs)
+
+
+def default_n_jobs(usable: int | None = None) -> tuple[int, ...]:
+    """1, 2, 4, ... doubling up to and including the usable core count."""
+    if usable is None:
+        from .environment import usable_cores
+
+        usable = usable_cores()
+    values = [1]
+    while values[-1] * 2 < usable:
+        values.append(values[-1] * 2)
+    if usable > 1:
+        values.append(usable)
+    return tuple(values)
+
+
+def effective_workers(n_jobs: int) -> int:
+    """Worker count joblib's active backend gives for ``n_jobs`` (e.g. -1 -> usable cores)."""
+    from joblib import effective_n_jobs
+
+    return int(effective_n_jobs(n_jobs))
+
+
+# -- the sweep -------------------------------------------------------------------------------
+@dataclass
+class _Progress:
+    n_jobs: int
+    workers: int
+    first_call: float = float("nan")
+    warmup: list[float] | None = None
+    settled: bool = True
+    loops: int = 0
+    runs: list[float] | None = None
+    paired: list[float] | None = None
+
+    def timing(self) -> ConfigTiming:
+        return ConfigTiming(
+            n_jobs=self.n_jobs,
+            workers=self.workers,
+            first_call=self.first_call,
+            loops=self.loops,
+            all_runs=tuple(self.runs or ()),
+            warmup_calls=tuple(self.warmup or ()),
+            warm_settled=self.settled,
+            paired_baseline=tuple(self.paired or ()),
+        )
+
+
+@dataclass(frozen=True)
+class SweepData:
+    """Raw outcome of :func:`sweep`."""
+
+    configs: list[ConfigTiming]
+    baseline_index: int
+    interleaved: bool
+    interrupted_at: int | None
+    notes: list[str]
+
+
+def _warm_up(timer: Timer, n_jobs: int, first: float, minimum: int) -> tuple[list[float], bool]:
+    calls: list[float] = []
+    previous = first
+    while len(calls) < MAX_WARMUP_CALLS:
+        current = timer(n_jobs, 1)
+        calls.append(current)
+        improving = current < (1.0 - WARM_TOLERANCE) * previous
+        previous = current
+        if len(calls) >= minimum and not improving:
+            return calls, True
+    return calls, False
+
+
+def _calibrate(timer: Timer, n_jobs: int, last_single_call: float, number: int) -> int:
+    """Loops per run: as given, or as %timeit chooses (first power of ten lasting 0.2 s)."""
+    if number:
+        return number
+    if last_single_call >= MIN_RUN_SECONDS:
+        return 1
+    for exponent in range(1, 10):
+        loops = 10**exponent
+        if timer(n_jobs, loops) >= MIN_RUN_SECONDS:
+            return loops
+    return loops
+
+
+def sweep(
+    plan: Plan,
+    timer: Timer,
+    *,
+    workers_of: Callable[[int], int] = effective_workers,
+    cold_start: Callable[[], None] = lambda: None,
+) -> SweepData:
+    """Measure the statement at every n_jobs value of ``plan``.
+
+    Parameters
+    ----------
+    plan : Plan
+        The n_jobs values, loops and repeats.
+    timer : Timer
+        Runs loops of the statement at an n_jobs value and returns the seconds taken.
+    workers_of : callable
+        Effective worker count of an n_jobs value.
+    cold_start : callable
+        Called before the first call of every value that uses workers; the real one shuts
+        the reusable pool down.
+
+    Exceptions from the statement propagate with the n_jobs value named in a note.
+    ``KeyboardInterrupt`` stops the sweep; what was measured so far is returned.
+    """
+    states = [_Progress(k, workers_of(k)) for k in plan.n_jobs]
+    baseline_index = min(range(len(states)), key=lambda i: (states[i].workers, i))
+    base = states[baseline_index]
+    interleave = base.workers == 1 and len(states) > 1
+    order = [baseline_index] + [i for i in range(len(states)) if i != baseline_index]
+    notes: list[str] = []
+    interrupted_at: int | None = None
+    current = base
+    try:
+        for index in order:
+            current = state = states[index]
+            state.runs, state.paired = [], []
+            if state.workers > 1:
+                cold_start()
+            state.first_call = timer(state.n_jobs, 1)
+            # A serial call needs no workers: its first call is its warm-up.
+            state.warmup, state.settled = (
+                _warm_up(timer, state.n_jobs, state.first_call, minimum=1)
+                if state.workers > 1
+                else ([], True)
+            )
+            last = state.warmup[-1] if state.warmup else state.first_call
+            state.loops = _calibrate(timer, state.n_jobs, last, plan.number)
+            if index == baseline_index:
+                base.runs = []
+                if not interleave:
+                    for _ in range(plan.repeat):
+                        base.runs.append(timer(base.n_jobs, base.loops))
+                continue
+            for _ in range(plan.repeat):
+                if interleave:
+                    current = base
+                    run = timer(base.n_jobs, base.loops)
+                    base.runs.append(run)
+                    state.paired.append(run / base.loops)
+                    current = state
+                state.runs.append(timer(state.n_jobs, state.loops))
+    except KeyboardInterrupt:
+        interrupted_at = current.n_jobs
+        notes.append(_interrupt_note(current, plan))
+        for state in states:  # an interrupt between a baseline run and its partner
+            if state.paired is not None and state.runs is not None:
+                del state.paired[len(state.runs) :]
+    except BaseException as exc:
+        _add_note(exc, f"(raised while %parcompare ran the statement at n_jobs={current.n_jobs})")
+        raise
+    measured = [i for i, s in enumerate(states) if s.runs]
+    if baseline_index not in measured:
+        configs: list[ConfigTiming] = []
+        new_baseline = 0
+    else:
+        configs = [states[i].timing() for i in measured]
+        new_baseline = measured.index(baseline_index)
+    return SweepData(configs, new_baseline, interleave, interrupted_at, notes)
+
+
+def _interrupt_note(state: _Progress, plan: Plan) -> str:
+    done = len(state.runs or ())
+    return (
+        f"interrupted while measuring n_jobs={state.n_jobs} ({done} of {plan.repeat} timed "
+        "runs done); the table shows what was measured until then."
+    )
+
+
+def _add_note(exc: BaseException, note: str) -> None:
+    if hasattr(exc, "add_note"):
+        exc.add_note(note)
+    else:  # Python 3.10 has no exception notes
+        print(note, file=sys.stderr)
+
+
+# -- the public entry point ------------------------------------------------------------------
+def run(
+    prepared: PreparedStatement,
+    plan: Plan,
+    namespace: dict[str, Any],
+    *,
+    compiler: Callable[..., Any] = compile,
+    precision: int = _options.DEFAULT_PRECISION,
+) -> ParCompareResult:
+    """Run a sweep of a prepared statement and build its result.
+
+    joblib's configuration is only changed inside context managers; the reusable worker
+    pool is left running afterwards only if it was running before.
+    """
+    from . import _pools
+    from .environment import collect
+
+    timer = StatementTimer(prepared, namespace, compiler=compiler)
+    with _pools.restoring_pool_state():
+        data = sweep(plan, timer, cold_start=_pools.shutdown_pool)
+    if not data.configs:
+        raise KeyboardInterrupt("%parcompare was interrupted before anything was measured")
+    configs = with_speedups(data.configs, data.baseline_index)
+    warnings = list(data.notes) + stability_warnings(configs)
+    environment = collect()
+    if environment["cores"]["usable"] == 1:
+        warnings.append(
+            "this process may use only one CPU core, so no n_jobs value can run in parallel."
+        )
+    return ParCompareResult(
+        statement=prepared.statement,
+        setup=prepared.setup,
+        configs=configs,
+        baseline_n_jobs=configs[data.baseline_index].n_jobs,
+        n_jobs_keywords_rewritten=prepared.n_jobs_keywords,
+        interleaved=data.interleaved,
+        interrupted=data.interrupted_at is not None,
+        environment=environment,
+        warnings=warnings,
+        precision=precision,
+    )
+
+
+def parcompare(
+    stmt: str,
+    setup: str = "pass",
+    *,
+    n_jobs: int | Sequence[int] | str | None = None,
+    number: int = 0,
+    repeat: int | None = None,
+    namespace: dict[str, Any] | None = None,
+    quiet: bool = False,
+    precision: int = _options.DEFAULT_PRECISION,
+) -> ParCompareResult:
+    """Time ``stmt`` at several n_jobs values and compare them.
+
+    The Python counterpart of ``%parcompare``: the magic is a thin layer over this function.
+
+    Parameters
+    ----------
+    stmt : str
+        The statement to time, e.g. ``"cross_val_score(SVC(), X, y, cv=20)"``.
+    setup : str, default "pass"
+        Code run before each timed run and not timed, as in ``timeit``.
+    n_jobs : int, sequence of int or str, optional
+        The values to compare, e.g. ``[1, 2, -1]`` or ``"1,2,-1"``. Default: 1, 2, 4, ...
+        doubling up to and including the usable core count.
+    number : int, default 0
+        Loops per timed run; 0 chooses as ``%timeit`` does (a run lasts at least 0.2 s).
+    repeat : int, optional
+        Timed runs per value (default 5).
+    namespace : dict, optional
+        Globals the statement runs in; default: the caller's globals. Names the statement
+        assigns do not leak into it.
+    quiet : bool, default False
+        If False, print the table, the summary sentence and any warnings.
+    precision : int, default 3
+        Significant digits of the times shown.
+
+    Returns
+    -------
+    ParCompareResult
+
+    Raises
+    ------
+    ValueError
+        For a bad option, naming the bad value (before anything runs).
+    SyntaxError
+        If ``stmt`` or ``setup`` does not compile (before anything runs).
+
+    Notes
+    -----
+    The statement runs inside ``joblib.parallel_config(n_jobs=k)``, which reaches every
+    scikit-learn/joblib call whose ``n_jobs`` is unset; literal ``n_jobs=`` keywords in the
+    statement are rewritten to ``k``. Ctrl-C stops the sweep and returns what was measured.
+
+    Examples
+    --------
+    >>> from ipyparallel_ds import parcompare
+    >>> result = parcompare("cross_val_score(SVC(), X, y, cv=5)", n_jobs=[1, 2])  # doctest: +SKIP
+    >>> result.configs[1].speedup  # doctest: +SKIP
+    1.8
+    """
+    plan = Plan.from_options(n_jobs, number, repeat)
+    digits = _options.parse_count("precision (-p)", precision, minimum=1)
+    if namespace is None:
+        namespace = sys._getframe(1).f_globals
+    prepared = prepare(stmt, setup)
+    result = run(prepared, plan, namespace, precision=digits)
+    if not quiet:
+        print(result.report())
+    return result

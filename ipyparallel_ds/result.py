@@ -1,0 +1,472 @@
+"""Results of a ``%parcompare`` sweep: frozen data, statistics derived from it, and export.
+
+Nothing here measures anything or knows about IPython; a result can be built from synthetic
+timings, which is how the tests check the statistics and the report.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ConfigTiming", "ParCompareResult", "format_time"]
+
+# Runs whose interquartile range reaches this share of the median are called unstable.
+UNSTABLE_SPREAD = 0.10
+# As %timeit: warn when the slowest run took this many times longer than the fastest.
+SLOWEST_FASTEST_RATIO = 4.0
+_BOOTSTRAP_RESAMPLES = 2000
+_BOOTSTRAP_SEED = 20261124
+
+
+def format_time(seconds: float, precision: int = 3) -> str:
+    """Format a duration with a unit, to ``precision`` significant digits (as %timeit)."""
+    if seconds is None or math.isnan(seconds):
+        return "-"
+    if seconds >= 60.0:
+        minutes, rest = divmod(seconds, 60.0)
+        return f"{int(minutes)} min {rest:.{max(precision - 2, 0)}f} s"
+    units = ("s", "ms", "µs", "ns")
+    order = min(-(math.floor(math.log10(seconds)) // 3), 3) if seconds > 0 else 3
+    return f"{seconds * 1000**order:.{precision}g} {units[order]}"
+
+
+def _quantile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear-interpolation quantile (numpy's default method) of sorted values."""
+    if not sorted_values:
+        return math.nan
+    position = (len(sorted_values) - 1) * q
+    low = math.floor(position)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+def _median(values: Sequence[float]) -> float:
+    return _quantile(sorted(values), 0.5)
+
+
+@dataclass(frozen=True)
+class ConfigTiming:
+    """Timings of the statement at one n_jobs value.
+
+    ``all_runs`` holds the total time of each timed run of ``loops`` loops, as in IPython's
+    ``TimeitResult``; the statistics are per loop. ``first_call`` is one call on a freshly
+    started worker pool and is never part of the warm statistics. ``paired_baseline`` holds
+    the per-loop times of the baseline runs interleaved with this config's runs (empty when
+    the runs were not interleaved); ``speedup`` is computed from them.
+    """
+
+    n_jobs: int
+    workers: int
+    first_call: float
+    loops: int
+    all_runs: tuple[float, ...]
+    warmup_calls: tuple[float, ...] = ()
+    warm_settled: bool = True
+    paired_baseline: tuple[float, ...] = ()
+    speedup: float = math.nan
+    speedup_ci: tuple[float, float] = (math.nan, math.nan)
+    efficiency: float = math.nan
+
+    @property
+    def repeat(self) -> int:
+        """Number of timed runs."""
+        return len(self.all_runs)
+
+    @property
+    def timings(self) -> tuple[float, ...]:
+        """Seconds per loop of each timed run."""
+        return tuple(run / self.loops for run in self.all_runs)
+
+    @property
+    def best(self) -> float:
+        return min(self.timings)
+
+    @property
+    def worst(self) -> float:
+        return max(self.timings)
+
+    @property
+    def average(self) -> float:
+        return math.fsum(self.timings) / len(self.timings)
+
+    @property
+    def stdev(self) -> float:
+        """Population standard deviation of the per-loop times, as ``TimeitResult.stdev``."""
+        mean = self.average
+        return math.sqrt(math.fsum((t - mean) ** 2 for t in self.timings) / len(self.timings))
+
+    @property
+    def median(self) -> float:
+        return _median(self.timings)
+
+    @property
+    def iqr(self) -> float:
+        """Interquartile range of the per-loop times."""
+        ordered = sorted(self.timings)
+        return _quantile(ordered, 0.75) - _quantile(ordered, 0.25)
+
+    @property
+    def startup_cost(self) -> float:
+        """How much longer the first call took than a warm call (median)."""
+        return self.first_call - self.median
+
+    @property
+    def label(self) -> str:
+        """n_jobs as asked, with the effective worker count when they differ: ``-1 (2)``."""
+        return str(self.n_jobs) if self.n_jobs == self.workers else f"{self.n_jobs} ({self.workers})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Raw fields and derived statistics as plain Python values."""
+        data = asdict(self)
+        data["speedup_ci"] = list(self.speedup_ci)
+        for name in ("all_runs", "warmup_calls", "paired_baseline"):
+            data[name] = list(data[name])
+        data.update(
+            repeat=self.repeat,
+            timings=list(self.timings),
+            best=self.best,
+            worst=self.worst,
+            average=self.average,
+            stdev=self.stdev,
+            median=self.median,
+            iqr=self.iqr,
+        )
+        return data
+
+
+def _bootstrap_ratio_ci(
+    numerator: Sequence[float], denominator: Sequence[float], paired: bool
+) -> tuple[float, float]:
+    """95 % percentile-bootstrap interval of median(numerator) / median(denominator).
+
+    Paired samples (interleaved runs) are resampled by run index, which keeps the pairing and
+    so cancels slow drifts of machine speed; unpaired samples are resampled independently.
+    The generator is seeded so that the same timings always give the same interval.
+    """
+    import numpy as np
+
+    num = np.asarray(numerator, dtype=float)
+    den = np.asarray(denominator, dtype=float)
+    if len(num) < 2 or len(den) < 2:
+        point = float(np.median(num) / np.median(den))
+        return (point, point)
+    rng = np.random.default_rng(_BOOTSTRAP_SEED)
+    if paired:
+        index = rng.integers(0, len(num), size=(_BOOTSTRAP_RESAMPLES, len(num)))
+        ratios = np.median(num[index], axis=1) / np.median(den[index], axis=1)
+    else:
+        i = rng.integers(0, len(num), size=(_BOOTSTRAP_RESAMPLES, len(num)))
+        j = rng.integers(0, len(den), size=(_BOOTSTRAP_RESAMPLES, len(den)))
+        ratios = np.median(num[i], axis=1) / np.median(den[j], axis=1)
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    return (float(low), float(high))
+
+
+def with_speedups(configs: Sequence[ConfigTiming], baseline_index: int) -> list[ConfigTiming]:
+    """Fill ``speedup``, ``speedup_ci`` and ``efficiency`` relative to one baseline config.
+
+    Speedup is the baseline's median per-loop time over the config's. When the config's runs
+    were interleaved with baseline runs, those paired runs are the baseline; otherwise all of
+    the baseline's runs are. Efficiency is speedup per added worker relative to the baseline:
+    ``speedup * baseline.workers / workers``.
+    """
+    base = configs[baseline_index]
+    filled = []
+    for index, config in enumerate(configs):
+        if index == baseline_index:
+            filled.append(replace(config, speedup=1.0, speedup_ci=(1.0, 1.0), efficiency=1.0))
+            continue
+        paired = len(config.paired_baseline) == len(config.timings) and bool(config.timings)
+        reference = config.paired_baseline if paired else base.timings
+        speedup = _median(reference) / config.median
+        ci = _bootstrap_ratio_ci(reference, config.timings, paired=paired)
+        efficiency = speedup * base.workers / config.workers
+        filled.append(replace(config, speedup=speedup, speedup_ci=ci, efficiency=efficiency))
+    return filled
+
+
+@dataclass(frozen=True, repr=False)
+class ParCompareResult:
+    """What ``%parcompare`` measured: one :class:`ConfigTiming` per n_jobs value.
+
+    Attributes
+    ----------
+    statement, setup : str
+        The timed code and the setup code, as given.
+    configs : list of ConfigTiming
+        In the order the n_jobs values were asked.
+    baseline_n_jobs : int
+        The n_jobs value speedups are relative to (1, or the one with the fewest workers).
+    n_jobs_keywords_rewritten : int
+        How many literal ``n_jobs=`` keywords in the statement were rewritten to each value.
+    interleaved : bool
+        Whether baseline runs were interleaved with each config's runs.
+    interrupted : bool
+        True when the sweep was stopped with Ctrl-C; ``configs`` then holds what was measured.
+    environment : dict
+        Versions, core counts and BLAS/OpenMP thread pools of the machine.
+    warnings : list of str
+        Plain-language warnings about the measurement.
+    precision : int
+        Significant digits used when times are shown.
+    """
+
+    statement: str
+    configs: list[ConfigTiming]
+    setup: str = "pass"
+    baseline_n_jobs: int = 1
+    n_jobs_keywords_rewritten: int = 0
+    interleaved: bool = False
+    interrupted: bool = False
+    environment: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    precision: int = 3
+
+    # -- derived -------------------------------------------------------------------------
+    @property
+    def baseline(self) -> ConfigTiming:
+        """The config that speedups are relative to."""
+        return next(c for c in self.configs if c.n_jobs == self.baseline_n_jobs)
+
+    @property
+    def mechanism(self) -> str:
+        """How each n_jobs value reached the statement."""
+        text = "joblib.parallel_config(n_jobs=k) around the statement"
+        if self.n_jobs_keywords_rewritten:
+            count = self.n_jobs_keywords_rewritten
+            text += (
+                f", and {count} literal n_jobs= keyword{'s' if count > 1 else ''} in the "
+                "statement rewritten to k"
+            )
+        return text
+
+    @property
+    def fastest(self) -> ConfigTiming:
+        """The config with the lowest warm median."""
+        return min(self.configs, key=lambda c: c.median)
+
+    @property
+    def summary(self) -> str:
+        """One plain sentence for a learner, computed from the measured numbers."""
+        return _summary(self)
+
+    # -- export --------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Everything measured and derived, as JSON-compatible Python values."""
+        return {
+            "statement": self.statement,
+            "setup": self.setup,
+            "baseline_n_jobs": self.baseline_n_jobs,
+            "mechanism": self.mechanism,
+            "n_jobs_keywords_rewritten": self.n_jobs_keywords_rewritten,
+            "interleaved": self.interleaved,
+            "interrupted": self.interrupted,
+            "summary": self.summary,
+            "warnings": list(self.warnings),
+            "environment": self.environment,
+            "precision": self.precision,
+            "configs": [_finite(c.to_dict()) for c in self.configs],
+        }
+
+    def to_json(self, path: str | Path | None = None, *, indent: int | None = 2) -> str:
+        """The result as JSON text; also written to ``path`` when one is given."""
+        text = json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+        if path is not None:
+            Path(path).write_text(text + "\n", encoding="utf-8")
+        return text
+
+    _CSV_COLUMNS = (
+        "n_jobs", "workers", "first_call", "loops", "repeat", "median", "iqr", "best",
+        "worst", "average", "stdev", "speedup", "speedup_ci_low", "speedup_ci_high",
+        "efficiency",
+    )  # fmt: skip
+
+    def _rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for c in self.configs:
+            row = {name: getattr(c, name) for name in self._CSV_COLUMNS[:-3]}
+            row.update(
+                speedup_ci_low=c.speedup_ci[0],
+                speedup_ci_high=c.speedup_ci[1],
+                efficiency=c.efficiency,
+            )
+            rows.append(row)
+        return rows
+
+    def to_csv(self, path: str | Path) -> None:
+        """Write one row per n_jobs value (seconds per loop) to ``path``."""
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self._CSV_COLUMNS)
+            writer.writeheader()
+            writer.writerows(self._rows())
+
+    def to_frame(self):
+        """One row per n_jobs value as a :class:`pandas.DataFrame` (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise ImportError("to_frame() needs pandas: pip install pandas") from exc
+        return pd.DataFrame(self._rows()).set_index("n_jobs")
+
+    # -- display -------------------------------------------------------------------------
+    def table(self) -> str:
+        """The text table of the report."""
+        return _text_table(self)
+
+    def report(self) -> str:
+        """Table, summary sentence and warnings, as printed by ``%parcompare``."""
+        parts = [self.table(), "", self.summary]
+        parts += [f"Warning: {w}" for w in self.warnings]
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.report()
+
+    def __repr__(self) -> str:
+        values = ",".join(c.label.split()[0] for c in self.configs)
+        return f"<ParCompareResult n_jobs={values}: {self.summary}>"
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(self.report())
+
+    def _repr_html_(self) -> str:
+        return _html_table(self)
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        return {"text/plain": self.report(), "text/html": self._repr_html_()}
+
+
+def _finite(data: dict[str, Any]) -> dict[str, Any]:
+    """Replace NaN by None so that the JSON is standard."""
+
+    def clean(value):
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    return {key: clean(value) for key, value in data.items()}
+
+
+# -- report text --------------------------------------------------------------------------
+_HEADERS = ("n_jobs", "workers", "first call", "warm (median ± IQR)", "speedup", "efficiency")
+
+
+def _cells(result: ParCompareResult, config: ConfigTiming) -> tuple[str, ...]:
+    p = result.precision
+    if config.n_jobs == result.baseline_n_jobs:
+        speedup = "1.00×"
+    else:
+        low, high = config.speedup_ci
+        speedup = f"{config.speedup:.2f}× [{low:.2f}, {high:.2f}]"
+    return (
+        str(config.n_jobs),
+        str(config.workers),
+        format_time(config.first_call, p),
+        f"{format_time(config.median, p)} ± {format_time(config.iqr, p)}",
+        speedup,
+        f"{config.efficiency * 100:.0f} %",
+    )
+
+
+def _text_table(result: ParCompareResult) -> str:
+    rows = [_HEADERS] + [_cells(result, c) for c in result.configs]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADERS))]
+    lines = []
+    for row in rows:
+        # Numbers right-aligned, the speedup column left-aligned so its interval lines up.
+        cells = [
+            cell.ljust(width) if i == 4 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _html_table(result: ParCompareResult) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in _HEADERS)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in _cells(result, c)) + "</tr>"
+        for c in result.configs
+    )
+    notes = f"<p>{html.escape(result.summary)}</p>"
+    notes += "".join(f"<p><b>Warning:</b> {html.escape(w)}</p>" for w in result.warnings)
+    return (
+        f"<div><p><code>{html.escape(result.statement)}</code></p>"
+        f'<table style="text-align:right"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table>{notes}</div>"
+    )
+
+
+def _summary(result: ParCompareResult) -> str:
+    p = result.precision
+    base = result.baseline
+    others = [c for c in result.configs if c.n_jobs != base.n_jobs]
+    if not others:
+        return (
+            f"Only n_jobs={base.n_jobs} was measured ({format_time(base.median, p)} per call), "
+            "so there is nothing to compare it with; pass more values with -j."
+        )
+    best = max(others, key=lambda c: c.speedup)
+    low, high = best.speedup_ci
+    name = f"n_jobs={best.n_jobs}"
+    workers = f"{best.workers} worker{'s' if best.workers != 1 else ''}"
+    if low > 1.0:
+        verdict = (
+            f"Once its {workers} were running, {name} was {best.speedup:.2f}× as fast as "
+            f"n_jobs={base.n_jobs} ({best.efficiency * 100:.0f} % efficiency)"
+        )
+    elif high < 1.0:
+        verdict = (
+            f"{name} was slower than n_jobs={base.n_jobs} even with its {workers} running "
+            f"({best.speedup:.2f}× the speed): for this statement the cost of parallel work "
+            "outweighs what it saves"
+        )
+        if len(others) > 1:
+            verdict += ", and the other values were slower still"
+    else:
+        verdict = (
+            f"{name}, the best of the parallel values, was not measurably faster than "
+            f"n_jobs={base.n_jobs} ({best.speedup:.2f}×, 95 % interval {low:.2f}-{high:.2f})"
+        )
+    extra = best.startup_cost
+    if extra > 0:
+        first = (
+            f"; its first call took {format_time(best.first_call, p)}, "
+            f"{format_time(extra, p)} more than a warm call, while the workers started."
+        )
+    else:
+        first = f"; its first call ({format_time(best.first_call, p)}) was no slower than a warm one."
+    return verdict + first
+
+
+def stability_warnings(configs: Sequence[ConfigTiming]) -> list[str]:
+    """Warnings, in the spirit of %timeit and pyperf, about runs too unsteady to trust."""
+    warnings = []
+    for c in configs:
+        if c.repeat >= 3 and c.median > 0 and c.iqr >= UNSTABLE_SPREAD * c.median:
+            warnings.append(
+                f"the timed runs at n_jobs={c.n_jobs} were unstable: their spread (IQR) is "
+                f"{c.iqr / c.median * 100:.0f} % of the median. Something else may have been "
+                "using the CPU; close other work or add runs with -r."
+            )
+        if c.best > 0 and c.worst > 1e-6 and c.worst > SLOWEST_FASTEST_RATIO * c.best:
+            warnings.append(
+                f"at n_jobs={c.n_jobs} the slowest run took {c.worst / c.best:.1f} times longer "
+                "than the fastest: the runs were not all alike (caching, or a pool restarted)."
+            )
+        if not c.warm_settled:
+            warnings.append(
+                f"at n_jobs={c.n_jobs} the calls were still getting faster after "
+                f"{len(c.warmup_calls)} warm-up calls, so the workers may not have been fully "
+                "warm when timing began."
+            )
+    return warnings
