@@ -43,10 +43,11 @@ def shutdown_pool() -> None:
 
 @contextmanager
 def restoring_pool_state() -> Iterator[None]:
-    """Leave the reusable pool alive afterwards only if it was alive before.
+    """Leave no reusable pool running afterwards unless one was running before.
 
-    A measurement has to restart the pool to time cold starts, so the worker processes
-    themselves cannot be kept; what is kept is whether a pool is running at all.
+    A measurement has to restart the pool to time cold starts, so a pool that was running
+    before cannot be kept: the measurement's last (warm) pool takes its place, or, if the
+    statement started none, joblib starts one on its next parallel call.
     """
     global _left_running
     was_alive = pool_is_alive()

@@ -10,8 +10,9 @@ How a sweep measures (see ``docs/how-it-measures.md``):
    starting the workers; then **warm-up** calls run until a call is no longer more than 10 %
    faster than the one before (at most five); then the loop count is calibrated as in
    ``%timeit``; then ``repeat`` **timed runs**. When the baseline runs serially in this
-   process, each timed run of the value is paired with a timed run of the baseline, so that a
-   drift in machine speed hits both sides of the speedup alike.
+   process (it then needs no worker pool), each timed run of the value is paired with a timed
+   run of the baseline, so that a drift in machine speed hits both sides of the speedup alike;
+   the baseline also gets one timed run of its own, so that a sweep stopped early still has one.
 """
 
 from __future__ import annotations
@@ -218,9 +219,7 @@ class Plan:
     repeat: int = _options.DEFAULT_REPEAT
 
     @classmethod
-    def from_options(
-        cls, n_jobs: object = None, number: object = 0, repeat: object = None
-    ) -> Plan:
+    def from_options(cls, n_jobs: object = None, number: object = 0, repeat: object = None) -> Plan:
         """Validate user options; raises ValueError naming the bad value."""
         values = default_n_jobs() if n_jobs is None else _options.parse_n_jobs(n_jobs)
         loops = _options.parse_count("number (-n)", number, minimum=0)
@@ -363,10 +362,10 @@ def sweep(
             last = state.warmup[-1] if state.warmup else state.first_call
             state.loops = _calibrate(timer, state.n_jobs, last, plan.number)
             if index == baseline_index:
-                base.runs = []
-                if not interleave:
-                    for _ in range(plan.repeat):
-                        base.runs.append(timer(base.n_jobs, base.loops))
+                # When interleaving, the baseline's other runs are paired with each value's
+                # runs; this one keeps a warm baseline time if the sweep is stopped early.
+                for _ in range(1 if interleave else plan.repeat):
+                    base.runs.append(timer(base.n_jobs, base.loops))
                 continue
             for _ in range(plan.repeat):
                 if interleave:

@@ -95,9 +95,7 @@ class ParCompareMagics(Magics):
     def parcompare(self, line: str = "", cell: str | None = None) -> ParCompareResult | None:
         options, code = _split_options(line)
         try:
-            plan = engine.Plan.from_options(
-                options.get("j"), options.get("n", 0), options.get("r")
-            )
+            plan = engine.Plan.from_options(options.get("j"), options.get("n", 0), options.get("r"))
             precision = _options.parse_count("-p", options.get("p", "3"), minimum=1)
         except ValueError as exc:
             raise UsageError(f"%parcompare: {exc}") from None

@@ -120,7 +120,9 @@ class ConfigTiming:
     @property
     def label(self) -> str:
         """n_jobs as asked, with the effective worker count when they differ: ``-1 (2)``."""
-        return str(self.n_jobs) if self.n_jobs == self.workers else f"{self.n_jobs} ({self.workers})"
+        return (
+            str(self.n_jobs) if self.n_jobs == self.workers else f"{self.n_jobs} ({self.workers})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Raw fields and derived statistics as plain Python values."""
@@ -385,7 +387,7 @@ def _text_table(result: ParCompareResult) -> str:
         # Numbers right-aligned, the speedup column left-aligned so its interval lines up.
         cells = [
             cell.ljust(width) if i == 4 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths))
+            for i, (cell, width) in enumerate(zip(row, widths, strict=False))
         ]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
@@ -444,7 +446,9 @@ def _summary(result: ParCompareResult) -> str:
             f"{format_time(extra, p)} more than a warm call, while the workers started."
         )
     else:
-        first = f"; its first call ({format_time(best.first_call, p)}) was no slower than a warm one."
+        first = (
+            f"; its first call ({format_time(best.first_call, p)}) was no slower than a warm one."
+        )
     return verdict + first
 
 

@@ -1,0 +1,182 @@
+"""The sweep on synthetic timings: no statement runs, no time passes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from ipyparallel_ds import engine
+from ipyparallel_ds.engine import Plan, default_n_jobs, sweep
+from ipyparallel_ds.result import with_speedups
+
+
+class FakeTimer:
+    """Per-loop seconds scripted per n_jobs: a cold first call, slow early calls, then warm.
+
+    ``profile[k]`` is a list of per-loop times for successive calls at n_jobs=k; the last
+    value repeats forever. Every call is logged as (n_jobs, number).
+    """
+
+    def __init__(self, profile, fail_at=None):
+        self.profile = profile
+        self.fail_at = fail_at
+        self.calls: list[tuple[int, int]] = []
+        self._count: dict[int, int] = {}
+
+    def __call__(self, n_jobs, number):
+        if self.fail_at and self.fail_at[0] == n_jobs and len(self.calls) >= self.fail_at[1]:
+            raise self.fail_at[2]
+        self.calls.append((n_jobs, number))
+        index = self._count.get(n_jobs, 0)
+        self._count[n_jobs] = index + 1
+        series = self.profile[n_jobs]
+        return series[min(index, len(series) - 1)] * number
+
+
+SEED_LIKE = {
+    1: [0.66, 0.65, 0.66, 0.64, 0.65, 0.66],
+    2: [2.41, 0.58, 0.43, 0.36, 0.35, 0.36, 0.35, 0.34, 0.36],
+}
+
+
+def workers(k):
+    return {1: 1, 2: 2, 4: 4, -1: 2}[k]
+
+
+def test_default_n_jobs_doubles_up_to_and_including_usable_cores():
+    assert default_n_jobs(1) == (1,)
+    assert default_n_jobs(2) == (1, 2)
+    assert default_n_jobs(4) == (1, 2, 4)
+    assert default_n_jobs(6) == (1, 2, 4, 6)
+    assert default_n_jobs(8) == (1, 2, 4, 8)
+
+
+def test_first_call_is_apart_and_warmup_runs_until_calls_stop_improving():
+    timer = FakeTimer(SEED_LIKE)
+    cold = []
+    data = sweep(Plan((1, 2), 0, 5), timer, workers_of=workers, cold_start=lambda: cold.append(1))
+    serial, parallel = data.configs
+    assert serial.first_call == 0.66 and parallel.first_call == 2.41
+    # 0.58 and 0.43 are each >10 % faster than the call before; 0.36 too; 0.35 is not.
+    assert parallel.warmup_calls == (0.58, 0.43, 0.36, 0.35)
+    assert parallel.warm_settled
+    assert serial.warmup_calls == ()  # the serial first call is its own warm-up
+    assert 2.41 not in parallel.all_runs
+    assert parallel.repeat == 5 and serial.repeat == 6
+    assert cold == [1]  # one cold start, for the one value that uses workers
+
+
+def test_runs_are_interleaved_and_paired_with_a_serial_baseline():
+    timer = FakeTimer(SEED_LIKE)
+    data = sweep(Plan((1, 2), 0, 3), timer, workers_of=workers)
+    assert data.interleaved
+    timed = timer.calls[-6:]
+    assert timed == [(1, 1), (2, 1)] * 3
+    serial, parallel = data.configs
+    assert parallel.paired_baseline == serial.timings[1:]  # one unpaired run first
+    assert serial.repeat == 4
+
+
+def test_without_serial_baseline_blocks_are_not_interleaved():
+    timer = FakeTimer({2: SEED_LIKE[2], 4: [1.5, 0.3, 0.2, 0.2]})
+    data = sweep(Plan((2, 4), 0, 2), timer, workers_of=lambda k: k)
+    assert not data.interleaved
+    assert data.configs[1].paired_baseline == ()
+    assert [c.n_jobs for c in data.configs] == [2, 4]
+
+
+def test_loops_are_calibrated_like_timeit_for_fast_statements():
+    timer = FakeTimer({1: [0.001], 2: [0.5, 0.0005]})
+    data = sweep(Plan((1, 2), 0, 2), timer, workers_of=workers)
+    serial, parallel = data.configs
+    assert serial.loops == 1000  # first power of ten lasting >= 0.2 s: 1000 * 1 ms
+    assert parallel.loops == 1000  # 1000 * 0.5 ms = 0.5 s
+    assert serial.timings == (0.001, 0.001, 0.001)
+
+
+def test_given_number_is_used_as_is():
+    timer = FakeTimer({1: [0.001], 2: [0.5, 0.0005]})
+    data = sweep(Plan((1, 2), 7, 2), timer, workers_of=workers)
+    assert {c.loops for c in data.configs} == {7}
+
+
+def test_warmup_that_never_settles_is_flagged():
+    timer = FakeTimer({1: [1.0], 2: [5.0, 4.0, 3.0, 2.0, 1.5, 1.0, 0.5]})
+    data = sweep(Plan((1, 2), 0, 2), timer, workers_of=workers)
+    parallel = data.configs[1]
+    assert len(parallel.warmup_calls) == engine.MAX_WARMUP_CALLS
+    assert not parallel.warm_settled
+
+
+def test_speedup_efficiency_and_interval_from_synthetic_timings():
+    timer = FakeTimer(SEED_LIKE)
+    data = sweep(Plan((1, 2), 0, 5), timer, workers_of=workers)
+    serial, parallel = with_speedups(data.configs, data.baseline_index)
+    paired = sorted(parallel.paired_baseline)
+    expected = paired[len(paired) // 2] / parallel.median  # 5 paired runs: the middle one
+    assert parallel.speedup == pytest.approx(expected)
+    assert parallel.efficiency == pytest.approx(expected / 2)
+    low, high = parallel.speedup_ci
+    assert low <= parallel.speedup <= high
+    assert serial.speedup == 1.0 and serial.efficiency == 1.0
+
+
+def test_effective_worker_count_labels_minus_one():
+    timer = FakeTimer({1: [0.5], -1: [2.0, 0.3, 0.3]})
+    data = sweep(Plan((1, -1), 0, 2), timer, workers_of=workers)
+    assert data.configs[1].workers == 2
+    assert data.configs[1].label == "-1 (2)"
+
+
+def test_keyboard_interrupt_keeps_what_was_measured():
+    timer = FakeTimer(SEED_LIKE, fail_at=(2, 9, KeyboardInterrupt()))
+    data = sweep(Plan((1, 2), 0, 5), timer, workers_of=workers)
+    assert data.interrupted_at == 2
+    assert "interrupted while measuring n_jobs=2" in data.notes[0]
+    _serial, parallel = data.configs
+    assert 0 < parallel.repeat < 5
+    assert len(parallel.paired_baseline) == parallel.repeat
+
+
+def test_keyboard_interrupt_before_any_timed_run_returns_nothing():
+    timer = FakeTimer(SEED_LIKE, fail_at=(1, 0, KeyboardInterrupt()))
+    data = sweep(Plan((1, 2), 0, 5), timer, workers_of=workers)
+    assert data.configs == [] and data.interrupted_at == 1
+
+
+def test_statement_error_propagates_naming_n_jobs():
+    timer = FakeTimer(SEED_LIKE, fail_at=(2, 2, ZeroDivisionError("boom")))
+    with pytest.raises(ZeroDivisionError, match="boom") as info:
+        sweep(Plan((1, 2), 0, 5), timer, workers_of=workers)
+    notes = getattr(info.value, "__notes__", [])
+    if hasattr(info.value, "add_note"):
+        assert any("n_jobs=2" in note for note in notes)
+
+
+def test_plan_validation_names_bad_values():
+    for bad, pattern in [
+        ("0", "n_jobs=0"),
+        ("abc", "'abc'"),
+        ("", "''"),
+        ("1,,2", "'1,,2'"),
+        ("1.5", "'1.5'"),
+        ([1, 1], "given twice"),
+        ([True], "True"),
+        ([], "empty"),
+    ]:
+        with pytest.raises(ValueError, match=pattern):
+            Plan.from_options(bad)
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        Plan.from_options("1", 0, 0)
+    with pytest.raises(ValueError, match="at least 0, got -1"):
+        Plan.from_options("1", -1)
+    assert Plan.from_options(2).n_jobs == (2,)
+    assert Plan.from_options("1, 2,-1").n_jobs == (1, 2, -1)
+
+
+def test_nan_free_results():
+    timer = FakeTimer(SEED_LIKE)
+    data = sweep(Plan((1, 2), 0, 3), timer, workers_of=workers)
+    for config in with_speedups(data.configs, 0):
+        assert not math.isnan(config.speedup)

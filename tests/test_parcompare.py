@@ -1,0 +1,307 @@
+"""Behaviour through a real IPython shell and through the Python API (both entry points)."""
+
+from __future__ import annotations
+
+import _thread
+import threading
+
+import joblib
+import pytest
+from IPython.core.error import UsageError
+from threadpoolctl import threadpool_info
+
+from ipyparallel_ds import ConfigTiming, ParCompareResult, _pools
+
+
+def joblib_config():
+    """The effective parallel_config (joblib stores its default dict once a context exits)."""
+    config = getattr(joblib.parallel._backend, "config", joblib.parallel.default_parallel_config)
+    return {key: repr(value) for key, value in config.items()}
+
+
+def threadpools():
+    return [(p["internal_api"], p["prefix"], p["num_threads"]) for p in threadpool_info()]
+
+
+def user_names(ip):
+    """The user namespace apart from output history and IPython's own underscore names."""
+    hidden = set(ip.user_ns_hidden)
+    return {
+        name: id(value)
+        for name, value in ip.user_ns.items()
+        if not name.startswith("_") and name not in hidden and name not in ("In", "Out")
+    }
+
+
+class StateCheck:
+    """The state %parcompare must leave as it found it: joblib's configuration, thread-pool
+    limits, the user namespace and whether a worker pool runs."""
+
+    def __init__(self, ip):
+        self.ip = ip
+        self.mark()
+
+    def snapshot(self):
+        return (joblib_config(), threadpools(), user_names(self.ip), _pools.pool_is_alive())
+
+    def mark(self):
+        """Take the reference snapshot (call after the test's own set-up cells)."""
+        self.before = self.snapshot()
+
+
+@pytest.fixture
+def state(ip):
+    check = StateCheck(ip)
+    yield check
+    assert check.snapshot() == check.before
+
+
+def test_result_has_every_field(run, tiny, state):
+    r = run("cross_val_score(SVC(), X, y, cv=5)", n_jobs="1,2", repeat=3)
+    assert isinstance(r, ParCompareResult)
+    assert r.statement == "cross_val_score(SVC(), X, y, cv=5)"
+    assert [c.n_jobs for c in r.configs] == [1, 2]
+    assert [c.workers for c in r.configs] == [1, 2]
+    for c in r.configs:
+        assert isinstance(c, ConfigTiming)
+        assert c.first_call > 0 and c.loops == 1 and len(c.timings) == len(c.all_runs)
+        assert c.best <= c.median <= c.worst
+        for name in ("average", "stdev", "iqr", "speedup", "efficiency"):
+            assert getattr(c, name) == getattr(c, name)  # not NaN
+        low, high = c.speedup_ci
+        assert low <= c.speedup <= high
+    # the serial baseline: one run of its own, then one paired with each run at n_jobs=2
+    assert [c.repeat for c in r.configs] == [4, 3]
+    assert r.configs[1].paired_baseline == r.configs[0].timings[1:]
+    assert r.configs[0].speedup == 1.0
+    assert r.baseline_n_jobs == 1 and r.interleaved
+    env = r.environment
+    assert set(env["versions"]) >= {"ipython", "scikit-learn", "joblib", "numpy"}
+    assert env["cores"]["usable"] >= 1 and env["cores"]["logical"] >= 1
+    assert isinstance(env["threadpools"], list)
+    assert isinstance(r.warnings, list)
+    assert r.summary in r.report()
+
+
+def test_n_jobs_reaches_unset_and_literal_calls(run, ip, state):
+    ip.run_cell("from joblib import Parallel; unset, literal = [], []").raise_error()
+    state.mark()
+    r = run("unset.append(Parallel().n_jobs); literal.append(Parallel(n_jobs=7).n_jobs)")
+    assert set(ip.user_ns["unset"]) == {1, 2}
+    assert set(ip.user_ns["literal"]) == {1, 2}
+    assert r.n_jobs_keywords_rewritten == 1
+    assert "rewritten" in r.mechanism
+
+
+def test_workers_really_run_the_tasks(run, ip, state):
+    ip.run_cell(
+        "import os, time\nfrom joblib import Parallel, delayed\npids = []\n"
+        "def pid():\n    time.sleep(0.05)\n    return os.getpid()\n"
+    ).raise_error()
+    state.mark()
+    run("pids.append(len(set(Parallel()(delayed(pid)() for _ in range(6)))))")
+    assert max(ip.user_ns["pids"]) == 2 and min(ip.user_ns["pids"]) == 1
+
+
+def test_minus_one_is_labelled_with_its_worker_count(run, ip, state):
+    from joblib import effective_n_jobs
+
+    r = run("pass", n_jobs="1,-1")
+    assert r.configs[1].workers == effective_n_jobs(-1)
+
+
+def test_assignments_do_not_leak(run, ip, state):
+    run("leaked = 1", n_jobs="1")
+    assert "leaked" not in ip.user_ns
+
+
+def test_namespace_without_builtins_is_left_without_them():
+    from ipyparallel_ds import parcompare
+
+    namespace = {"x": 2}
+    parcompare("x * 2", n_jobs=1, number=1, repeat=1, namespace=namespace, quiet=True)
+    assert namespace == {"x": 2}
+
+
+def test_api_defaults_to_the_callers_globals():
+    from ipyparallel_ds import parcompare
+
+    r = parcompare("_helper_for_api_test()", n_jobs=1, number=1, repeat=1, quiet=True)
+    assert r.configs[0].repeat == 1
+
+
+def _helper_for_api_test():
+    return 1
+
+
+def test_cell_mode_runs_setup_untimed_and_times_the_body(ip, state):
+    ip.run_cell("calls = []").raise_error()
+    state.mark()
+    r = ip.run_cell_magic(
+        "parcompare", "-o -q -j 1 -n 2 -r 2 calls.append('setup')", "calls.append('body')\n"
+    )
+    calls = ip.user_ns["calls"]
+    # one setup per call: first call + 2 timed runs; the body runs once per loop
+    assert calls.count("setup") == 3 and calls.count("body") == 1 + 2 * 2
+    assert r.configs[0].loops == 2
+
+
+def test_statement_is_kept_verbatim(ip, state):
+    ip.run_cell("seen = []; x = 'expanded'").raise_error()
+    state.mark()
+    ip.run_line_magic("parcompare", '-q -j 1 -n1 -r1 seen.append("a    b {x} $x")')
+    assert set(ip.user_ns["seen"]) == {"a    b {x} $x"}
+
+
+def test_ipython_syntax_is_transformed(ip, state):
+    ip.run_cell("here = []").raise_error()
+    state.mark()
+    ip.run_cell_magic("parcompare", "-q -j 1 -n1 -r1", "cwd = %pwd\nhere.append(cwd)\n")
+    assert ip.user_ns["here"] and "cwd" not in ip.user_ns
+
+
+def test_output_is_silenced_by_semicolon(ip, capsys):
+    outcome = ip.run_cell("%parcompare -o -j 1 -n1 -r1 pass;", store_history=True)
+    assert outcome.error_in_exec is None
+    assert outcome.result is None
+    assert "n_jobs" in capsys.readouterr().out  # the report itself is still printed
+
+
+def test_report_is_printed_unless_quiet(ip, capsys):
+    assert ip.run_line_magic("parcompare", "-j 1 -n1 -r1 pass") is None
+    out = capsys.readouterr().out
+    assert "first call" in out and "nothing to compare" in out
+    ip.run_line_magic("parcompare", "-q -j 1 -n1 -r1 pass")
+    assert capsys.readouterr().out == ""
+
+
+def test_precision_option(ip):
+    r = ip.run_line_magic("parcompare", "-o -q -p 5 -j 1 -n1 -r1 pass")
+    assert r.precision == 5
+
+
+BAD_LINES = [
+    ("-j 0 pass", "n_jobs=0"),
+    ("-j abc pass", "'abc'"),
+    ("-j '' pass", "''"),
+    ("-j 1,,2 pass", "'1,,2'"),
+    ("-j 1.5 pass", "'1.5'"),
+    ("-r 0 pass", "at least 1, got 0"),
+    ("-n -1 pass", "at least 0, got -1"),
+    ("-p x pass", "'x'"),
+    ("-x pass", "-x"),
+    ("--bins 3 pass", "--bins"),
+    ("-j", "-j"),
+    ("", "no statement"),
+    ("-j 1,2", "no statement"),
+    ("1 +", "syntax error in the statement"),
+    ("x = = 1", "syntax error in the statement"),
+]
+
+
+@pytest.mark.parametrize(("line", "names"), BAD_LINES)
+def test_bad_input_is_exactly_a_usage_error_before_anything_runs(ip, line, names, state):
+    ip.run_cell("ran = []").raise_error()
+    state.mark()
+    with pytest.raises(UsageError) as info:
+        ip.run_line_magic("parcompare", line.replace("pass", "ran.append(1)"))
+    assert type(info.value) is UsageError
+    assert names in str(info.value)
+    assert "\n" not in str(info.value)
+    assert ip.user_ns["ran"] == []
+
+
+def test_syntax_error_in_setup_is_a_usage_error(ip, state):
+    with pytest.raises(UsageError, match="syntax error in the setup") as info:
+        ip.run_cell_magic("parcompare", "-j 1 x = (", "pass\n")
+    assert type(info.value) is UsageError
+
+
+def test_empty_cell_body_is_a_usage_error(ip):
+    with pytest.raises(UsageError, match="no statement"):
+        ip.run_cell_magic("parcompare", "-j 1 x = 1", "   \n")
+
+
+@pytest.mark.parametrize(
+    ("stmt", "error"), [("1 +", SyntaxError), ("", ValueError), ("# only a comment", ValueError)]
+)
+def test_api_rejects_bad_code_before_running(stmt, error):
+    from ipyparallel_ds import parcompare
+
+    with pytest.raises(error):
+        parcompare(stmt, n_jobs=1, namespace={}, quiet=True)
+
+
+def test_statement_error_propagates_with_n_jobs_named(run, ip, state):
+    ip.run_cell(
+        "from joblib import Parallel\n"
+        "def fails_in_parallel():\n"
+        "    if Parallel().n_jobs == 2:\n"
+        "        raise ZeroDivisionError('only at two jobs')\n"
+    ).raise_error()
+    state.mark()
+    with pytest.raises(ZeroDivisionError, match="only at two jobs") as info:
+        run("fails_in_parallel()")
+    if hasattr(info.value, "add_note"):
+        assert any("n_jobs=2" in note for note in info.value.__notes__)
+
+
+def test_state_is_restored_inside_a_user_parallel_config(run, ip):
+    with joblib.parallel_config(backend="threading", n_jobs=3):
+        before = joblib_config()
+        run("pass")
+        assert joblib_config() == before
+
+
+def test_interrupt_returns_what_was_measured(run, ip, state):
+    ip.run_cell(
+        "from joblib import Parallel\n"
+        "def stop_at_two():\n"
+        "    if Parallel().n_jobs == 2:\n"
+        "        raise KeyboardInterrupt\n"
+    ).raise_error()
+    state.mark()
+    r = run("stop_at_two()", repeat=2)
+    assert r.interrupted
+    assert [c.n_jobs for c in r.configs] == [1]
+    assert any("interrupted while measuring n_jobs=2" in w for w in r.warnings)
+
+
+def test_real_ctrl_c_during_parallel_work_keeps_state(ip, state):
+    ip.run_cell(
+        "import time\nfrom joblib import Parallel, delayed\n"
+        "def slow_in_parallel():\n"
+        "    if Parallel().n_jobs == 2:\n"
+        "        Parallel()(delayed(time.sleep)(0.5) for _ in range(40))\n"
+    ).raise_error()
+    state.mark()
+    timer = threading.Timer(4.0, _thread.interrupt_main)
+    timer.start()
+    try:
+        r = ip.run_line_magic("parcompare", "-o -q -j 1,2 -n1 -r2 slow_in_parallel()")
+    finally:
+        timer.cancel()
+    assert r.interrupted and r.configs[0].n_jobs == 1
+
+
+def test_pool_left_running_only_if_it_was_running(ip):
+    _pools.shutdown_pool()
+    ip.run_line_magic("parcompare", "-q -j 1,2 -n1 -r1 pass")
+    assert not _pools.pool_is_alive()
+    ip.run_cell("from joblib import Parallel, delayed").raise_error()
+    uses_pool = "Parallel()(delayed(abs)(i) for i in range(4))"
+    ip.run_line_magic("parcompare", f"-q -j 1,2 -n1 -r1 {uses_pool}")
+    assert not _pools.pool_is_alive()  # none before, so the measurement's pool is shut down
+    joblib.Parallel(n_jobs=2)(joblib.delayed(abs)(i) for i in range(2))
+    assert _pools.pool_is_alive()
+    ip.run_line_magic("parcompare", f"-q -j 1,2 -n1 -r1 {uses_pool}")
+    assert _pools.pool_is_alive()  # one before: the measurement's warm pool replaces it
+    # %unload_ext shuts down the pool the measurement left running
+    ip.run_line_magic("unload_ext", "ipyparallel_ds")
+    try:
+        assert not _pools.pool_is_alive()
+        assert "parcompare" not in ip.magics_manager.magics["line"]
+        assert "parcompare" not in ip.magics_manager.magics["cell"]
+    finally:
+        ip.run_line_magic("load_ext", "ipyparallel_ds")
+    assert "parcompare" in ip.magics_manager.magics["line"]

@@ -1,0 +1,169 @@
+"""Statistics, report and export of results built from known timings."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+
+import pytest
+
+from ipyparallel_ds.result import (
+    ConfigTiming,
+    ParCompareResult,
+    format_time,
+    stability_warnings,
+    with_speedups,
+)
+
+
+def config(n_jobs, workers, runs, first=None, loops=1, paired=()):
+    return ConfigTiming(
+        n_jobs=n_jobs,
+        workers=workers,
+        first_call=first if first is not None else runs[0] * 3,
+        loops=loops,
+        all_runs=tuple(r * loops for r in runs),
+        paired_baseline=tuple(paired),
+    )
+
+
+def result(*configs, baseline=0, **kwargs):
+    filled = with_speedups(list(configs), baseline)
+    return ParCompareResult(
+        statement="cross_val_score(SVC(), X, y, cv=20)",
+        configs=filled,
+        baseline_n_jobs=filled[baseline].n_jobs,
+        warnings=stability_warnings(filled),
+        **kwargs,
+    )
+
+
+SERIAL = [0.66, 0.64, 0.65, 0.67, 0.65]
+PARALLEL = [0.35, 0.36, 0.34, 0.35, 0.36]
+
+
+def test_timeit_statistics_per_loop():
+    c = config(2, 2, [0.3, 0.1, 0.2, 0.4], loops=10)
+    assert c.timings == pytest.approx((0.3, 0.1, 0.2, 0.4))
+    assert c.best == pytest.approx(0.1) and c.worst == pytest.approx(0.4)
+    assert c.average == pytest.approx(0.25)
+    assert c.stdev == pytest.approx(statistics.pstdev([0.3, 0.1, 0.2, 0.4]))
+    assert c.median == pytest.approx(0.25)
+    assert c.iqr == pytest.approx(0.325 - 0.175)
+    assert c.repeat == 4
+
+
+def test_speedup_from_paired_runs_and_from_all_baseline_runs():
+    serial = config(1, 1, SERIAL)
+    paired = config(2, 2, PARALLEL, paired=[1.0] * 5)
+    r = result(serial, paired)
+    assert r.configs[1].speedup == pytest.approx(1.0 / 0.35)
+    unpaired = result(serial, config(2, 2, PARALLEL))
+    assert unpaired.configs[1].speedup == pytest.approx(0.65 / 0.35)
+    assert unpaired.configs[1].efficiency == pytest.approx(0.65 / 0.35 / 2)
+
+
+def test_speedup_interval_is_deterministic_and_brackets_the_estimate():
+    a = result(config(1, 1, SERIAL), config(2, 2, PARALLEL, paired=SERIAL))
+    b = result(config(1, 1, SERIAL), config(2, 2, PARALLEL, paired=SERIAL))
+    assert a.configs[1].speedup_ci == b.configs[1].speedup_ci
+    low, high = a.configs[1].speedup_ci
+    assert low <= a.configs[1].speedup <= high
+
+
+def test_efficiency_relative_to_a_parallel_baseline():
+    r = result(config(2, 2, [1.0, 1.0, 1.0]), config(4, 4, [0.5, 0.5, 0.5]))
+    assert r.configs[1].speedup == pytest.approx(2.0)
+    assert r.configs[1].efficiency == pytest.approx(1.0)
+
+
+def test_format_time_uses_units_like_timeit():
+    assert format_time(0.66) == "660 ms"
+    assert format_time(1.234) == "1.23 s"
+    assert format_time(0.0000123) == "12.3 µs"
+    assert format_time(3e-9) == "3 ns"
+    assert format_time(0.0358, 2) == "36 ms"
+    assert format_time(125.0) == "2 min 5.0 s"
+
+
+def test_table_has_every_column_and_the_interval():
+    r = result(config(1, 1, SERIAL), config(2, 2, PARALLEL, paired=SERIAL))
+    table = r.table().splitlines()
+    assert table[0].split() == [
+        "n_jobs", "workers", "first", "call", "warm", "(median", "±", "IQR)", "speedup",
+        "efficiency",
+    ]  # fmt: skip
+    assert table[1].split()[:2] == ["1", "1"]
+    low, high = r.configs[1].speedup_ci
+    assert f"{r.configs[1].speedup:.2f}× [{low:.2f}, {high:.2f}]" in table[2]
+    assert table[2].rstrip().endswith(f"{r.configs[1].efficiency * 100:.0f} %")
+
+
+def test_summary_speaks_from_the_numbers():
+    faster = result(config(1, 1, SERIAL), config(2, 2, PARALLEL, first=2.41, paired=SERIAL))
+    text = faster.summary
+    speedup = faster.configs[1].speedup
+    assert f"n_jobs=2 was {speedup:.2f}× as fast as n_jobs=1" in text
+    assert format_time(2.41) in text
+    assert format_time(2.41 - faster.configs[1].median) in text
+
+    slower = result(config(1, 1, [0.01] * 5), config(2, 2, [0.05] * 5, paired=[0.01] * 5))
+    assert "slower than n_jobs=1" in slower.summary
+
+    same = result(
+        config(1, 1, [1.0, 1.2, 0.8, 1.1, 0.9]),
+        config(2, 2, [1.0, 0.9, 1.1, 1.2, 0.8], paired=[1.0, 1.2, 0.8, 1.1, 0.9]),
+    )
+    assert "not measurably faster" in same.summary
+
+    alone = result(config(1, 1, SERIAL))
+    assert "nothing to compare" in alone.summary
+
+
+def test_stability_warnings():
+    steady = config(1, 1, SERIAL)
+    noisy = config(2, 2, [0.3, 0.5, 0.35, 0.45, 0.4])
+    spiky = config(4, 4, [0.1, 0.1, 0.1, 0.5, 0.1])
+    warnings = stability_warnings([steady, noisy, spiky])
+    assert not any("n_jobs=1" in w for w in warnings)
+    assert any("n_jobs=2 were unstable" in w for w in warnings)
+    assert any("n_jobs=4 the slowest run took 5.0 times" in w for w in warnings)
+
+
+def test_export_dict_json_csv_frame(tmp_path):
+    r = result(config(1, 1, SERIAL), config(-1, 2, PARALLEL, paired=SERIAL))
+    data = json.loads(r.to_json())
+    assert data == json.loads(json.dumps(r.to_dict()))
+    assert [c["n_jobs"] for c in data["configs"]] == [1, -1]
+    assert data["configs"][1]["workers"] == 2
+    assert data["configs"][1]["speedup"] == pytest.approx(r.configs[1].speedup)
+    for key in ("timings", "best", "worst", "average", "stdev", "median", "iqr", "speedup_ci"):
+        assert key in data["configs"][0]
+    r.to_json(tmp_path / "r.json")
+    assert json.loads((tmp_path / "r.json").read_text())["statement"] == r.statement
+
+    r.to_csv(tmp_path / "r.csv")
+    with open(tmp_path / "r.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["n_jobs"] for row in rows] == ["1", "-1"]
+    assert float(rows[1]["median"]) == pytest.approx(r.configs[1].median)
+
+    frame = r.to_frame()
+    assert list(frame.index) == [1, -1]
+    assert frame.loc[-1, "workers"] == 2
+
+
+def test_mimebundle_has_plain_text_and_html():
+    r = result(config(1, 1, SERIAL), config(2, 2, PARALLEL))
+    bundle = r._repr_mimebundle_()
+    assert bundle["text/plain"] == r.report()
+    assert "<table" in bundle["text/html"] and "speedup" in bundle["text/html"]
+    assert "ParCompareResult" in repr(r)
+
+
+def test_json_has_no_nan():
+    c = ConfigTiming(n_jobs=1, workers=1, first_call=math.nan, loops=1, all_runs=(1.0,))
+    r = ParCompareResult(statement="pass", configs=with_speedups([c], 0))
+    assert "NaN" not in r.to_json()
