@@ -8,6 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# With -r unset, timed rounds go on until the speedup's 95 % interval is within
+# +/- TARGET_PRECISION of it, between MIN_ROUNDS and MAX_ROUNDS rounds. MAX_ROUNDS keeps the
+# serial calls of a default n_jobs 1,2 sweep (first call + rounds) below the 8 that a
+# hand-written `%timeit` (calibration call + 7 runs) makes.
+MIN_ROUNDS = 3
+MAX_ROUNDS = 6
+TARGET_PRECISION = 0.05
+# Timed runs of a baseline that cannot be interleaved (it needs workers itself).
 DEFAULT_REPEAT = 5
 DEFAULT_PRECISION = 3
 
@@ -51,7 +59,9 @@ OPTIONS: tuple[Option, ...] = (
         "r",
         None,
         "R",
-        f"Timed runs per n_jobs value, as in %timeit. Default: {DEFAULT_REPEAT}.",
+        "Timed runs per n_jobs value, as in %timeit. Default: as many as needed for the "
+        f"speedup's 95 % interval to be within ±{TARGET_PRECISION:.0%}, from {MIN_ROUNDS} to "
+        f"{MAX_ROUNDS}.",
     ),
     Option(
         "p",

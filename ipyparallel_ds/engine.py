@@ -9,10 +9,11 @@ How a sweep measures (see ``docs/how-it-measures.md``):
 2. For each other value: the reusable worker pool is shut down, so the **first call** includes
    starting the workers; then **warm-up** calls run until a call is no longer more than 10 %
    faster than the one before (at most five); then the loop count is calibrated as in
-   ``%timeit``; then ``repeat`` **timed runs**. When the baseline runs serially in this
-   process (it then needs no worker pool), each timed run of the value is paired with a timed
-   run of the baseline, so that a drift in machine speed hits both sides of the speedup alike;
-   the baseline also gets one timed run of its own, so that a sweep stopped early still has one.
+   ``%timeit``; then the **timed runs**. When the baseline runs serially in this process (it
+   then needs no worker pool), each timed run of the value is paired with a timed run of the
+   baseline, so that a drift in machine speed hits both sides of the speedup alike. With
+   ``repeat`` unset, rounds go on until the speedup's 95 % interval is within 5 % of it
+   (3 to 6 rounds).
 """
 
 from __future__ import annotations
@@ -28,7 +29,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from . import _options
-from .result import ConfigTiming, ParCompareResult, stability_warnings, with_speedups
+from .result import (
+    ConfigTiming,
+    ParCompareResult,
+    bootstrap_ratio_ci,
+    median,
+    stability_warnings,
+    with_speedups,
+)
 
 __all__ = ["Plan", "PreparedStatement", "StatementTimer", "parcompare", "prepare", "sweep"]
 
@@ -212,22 +220,18 @@ class StatementTimer:
 # -- the plan --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Plan:
-    """Validated options of a sweep."""
+    """Validated options of a sweep. ``repeat=None`` means: as many rounds as needed."""
 
     n_jobs: tuple[int, ...]
     number: int = 0
-    repeat: int = _options.DEFAULT_REPEAT
+    repeat: int | None = None
 
     @classmethod
     def from_options(cls, n_jobs: object = None, number: object = 0, repeat: object = None) -> Plan:
         """Validate user options; raises ValueError naming the bad value."""
         values = default_n_jobs() if n_jobs is None else _options.parse_n_jobs(n_jobs)
         loops = _options.parse_count("number (-n)", number, minimum=0)
-        runs = (
-            _options.DEFAULT_REPEAT
-            if repeat is None
-            else _options.parse_count("repeat (-r)", repeat, minimum=1)
-        )
+        runs = None if repeat is None else _options.parse_count("repeat (-r)", repeat, minimum=1)
         return cls(values, loops, runs)
 
 
@@ -362,12 +366,11 @@ def sweep(
             last = state.warmup[-1] if state.warmup else state.first_call
             state.loops = _calibrate(timer, state.n_jobs, last, plan.number)
             if index == baseline_index:
-                # When interleaving, the baseline's other runs are paired with each value's
-                # runs; this one keeps a warm baseline time if the sweep is stopped early.
-                for _ in range(1 if interleave else plan.repeat):
-                    base.runs.append(timer(base.n_jobs, base.loops))
+                if not interleave:  # otherwise its runs are paired with each value's runs
+                    for _ in range(plan.repeat or _options.DEFAULT_REPEAT):
+                        base.runs.append(timer(base.n_jobs, base.loops))
                 continue
-            for _ in range(plan.repeat):
+            for done in range(1, (plan.repeat or _options.MAX_ROUNDS) + 1):
                 if interleave:
                     current = base
                     run = timer(base.n_jobs, base.loops)
@@ -375,6 +378,10 @@ def sweep(
                     state.paired.append(run / base.loops)
                     current = state
                 state.runs.append(timer(state.n_jobs, state.loops))
+                if plan.repeat is None and done >= _options.MIN_ROUNDS:
+                    reference = state.paired if interleave else base.timing().timings
+                    if _precise_enough(reference, state.timing().timings, interleave):
+                        break
     except KeyboardInterrupt:
         interrupted_at = current.n_jobs
         notes.append(_interrupt_note(current, plan))
@@ -384,21 +391,28 @@ def sweep(
     except BaseException as exc:
         _add_note(exc, f"(raised while %parcompare ran the statement at n_jobs={current.n_jobs})")
         raise
-    measured = [i for i, s in enumerate(states) if s.runs]
-    if baseline_index not in measured:
-        configs: list[ConfigTiming] = []
-        new_baseline = 0
-    else:
-        configs = [states[i].timing() for i in measured]
-        new_baseline = measured.index(baseline_index)
+    # After an interrupt, keep every value whose first call was measured, warm runs or not.
+    measured = [
+        i for i, s in enumerate(states) if s.runs is not None and s.first_call == s.first_call
+    ]
+    configs = [states[i].timing() for i in measured]
+    new_baseline = measured.index(baseline_index) if baseline_index in measured else 0
     return SweepData(configs, new_baseline, interleave, interrupted_at, notes)
+
+
+def _precise_enough(reference: Sequence[float], timings: Sequence[float], paired: bool) -> bool:
+    """Whether the speedup's 95 % interval is within the target precision of it."""
+    low, high = bootstrap_ratio_ci(reference, timings, paired=paired)
+    point = median(reference) / median(timings)
+    return (high - low) / 2 <= _options.TARGET_PRECISION * point
 
 
 def _interrupt_note(state: _Progress, plan: Plan) -> str:
     done = len(state.runs or ())
+    runs = f"{done} timed run{'s' if done != 1 else ''} done"
     return (
-        f"interrupted while measuring n_jobs={state.n_jobs} ({done} of {plan.repeat} timed "
-        "runs done); the table shows what was measured until then."
+        f"interrupted while measuring n_jobs={state.n_jobs} ({runs}); the table shows what "
+        "was measured until then."
     )
 
 
@@ -479,7 +493,8 @@ def parcompare(
     number : int, default 0
         Loops per timed run; 0 chooses as ``%timeit`` does (a run lasts at least 0.2 s).
     repeat : int, optional
-        Timed runs per value (default 5).
+        Timed runs per value. Default: as many rounds as needed for the speedup's 95 %
+        interval to be within 5 % of it, from 3 to 6.
     namespace : dict, optional
         Globals the statement runs in; default: the caller's globals. Names the statement
         assigns do not leak into it.

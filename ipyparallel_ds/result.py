@@ -47,7 +47,8 @@ def _quantile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
 
 
-def _median(values: Sequence[float]) -> float:
+def median(values: Sequence[float]) -> float:
+    """Median of the values (NaN when there are none)."""
     return _quantile(sorted(values), 0.5)
 
 
@@ -84,27 +85,30 @@ class ConfigTiming:
         """Seconds per loop of each timed run."""
         return tuple(run / self.loops for run in self.all_runs)
 
+    # Statistics are NaN when a sweep was interrupted before any timed run of this value.
     @property
     def best(self) -> float:
-        return min(self.timings)
+        return min(self.timings, default=math.nan)
 
     @property
     def worst(self) -> float:
-        return max(self.timings)
+        return max(self.timings, default=math.nan)
 
     @property
     def average(self) -> float:
-        return math.fsum(self.timings) / len(self.timings)
+        return math.fsum(self.timings) / len(self.timings) if self.timings else math.nan
 
     @property
     def stdev(self) -> float:
         """Population standard deviation of the per-loop times, as ``TimeitResult.stdev``."""
+        if not self.timings:
+            return math.nan
         mean = self.average
         return math.sqrt(math.fsum((t - mean) ** 2 for t in self.timings) / len(self.timings))
 
     @property
     def median(self) -> float:
-        return _median(self.timings)
+        return median(self.timings)
 
     @property
     def iqr(self) -> float:
@@ -143,7 +147,7 @@ class ConfigTiming:
         return data
 
 
-def _bootstrap_ratio_ci(
+def bootstrap_ratio_ci(
     numerator: Sequence[float], denominator: Sequence[float], paired: bool
 ) -> tuple[float, float]:
     """95 % percentile-bootstrap interval of median(numerator) / median(denominator).
@@ -156,6 +160,8 @@ def _bootstrap_ratio_ci(
 
     num = np.asarray(numerator, dtype=float)
     den = np.asarray(denominator, dtype=float)
+    if len(num) == 0 or len(den) == 0:
+        return (math.nan, math.nan)
     if len(num) < 2 or len(den) < 2:
         point = float(np.median(num) / np.median(den))
         return (point, point)
@@ -183,12 +189,17 @@ def with_speedups(configs: Sequence[ConfigTiming], baseline_index: int) -> list[
     filled = []
     for index, config in enumerate(configs):
         if index == baseline_index:
-            filled.append(replace(config, speedup=1.0, speedup_ci=(1.0, 1.0), efficiency=1.0))
+            if config.timings:
+                config = replace(config, speedup=1.0, speedup_ci=(1.0, 1.0), efficiency=1.0)
+            filled.append(config)
             continue
-        paired = len(config.paired_baseline) == len(config.timings) and bool(config.timings)
+        if not config.timings or not base.timings:
+            filled.append(config)  # interrupted before timed runs: nothing to compare
+            continue
+        paired = len(config.paired_baseline) == len(config.timings)
         reference = config.paired_baseline if paired else base.timings
-        speedup = _median(reference) / config.median
-        ci = _bootstrap_ratio_ci(reference, config.timings, paired=paired)
+        speedup = median(reference) / config.median
+        ci = bootstrap_ratio_ci(reference, config.timings, paired=paired)
         efficiency = speedup * base.workers / config.workers
         filled.append(replace(config, speedup=speedup, speedup_ci=ci, efficiency=efficiency))
     return filled
@@ -248,11 +259,6 @@ class ParCompareResult:
                 "statement rewritten to k"
             )
         return text
-
-    @property
-    def fastest(self) -> ConfigTiming:
-        """The config with the lowest warm median."""
-        return min(self.configs, key=lambda c: c.median)
 
     @property
     def summary(self) -> str:
@@ -364,7 +370,9 @@ _HEADERS = ("n_jobs", "workers", "first call", "warm (median ± IQR)", "speedup"
 
 def _cells(result: ParCompareResult, config: ConfigTiming) -> tuple[str, ...]:
     p = result.precision
-    if config.n_jobs == result.baseline_n_jobs:
+    if math.isnan(config.speedup):
+        speedup = "-"
+    elif config.n_jobs == result.baseline_n_jobs:
         speedup = "1.00×"
     else:
         low, high = config.speedup_ci
@@ -373,9 +381,11 @@ def _cells(result: ParCompareResult, config: ConfigTiming) -> tuple[str, ...]:
         str(config.n_jobs),
         str(config.workers),
         format_time(config.first_call, p),
-        f"{format_time(config.median, p)} ± {format_time(config.iqr, p)}",
+        f"{format_time(config.median, p)} ± {format_time(config.iqr, p)}"
+        if config.timings
+        else "-",
         speedup,
-        f"{config.efficiency * 100:.0f} %",
+        "-" if math.isnan(config.efficiency) else f"{config.efficiency * 100:.0f} %",
     )
 
 
@@ -412,6 +422,12 @@ def _summary(result: ParCompareResult) -> str:
     p = result.precision
     base = result.baseline
     others = [c for c in result.configs if c.n_jobs != base.n_jobs]
+    if not base.timings or (others and all(math.isnan(c.speedup) for c in others)):
+        firsts = ", ".join(
+            f"n_jobs={c.n_jobs} {format_time(c.first_call, p)}" for c in result.configs
+        )
+        return f"Stopped before warm runs could be compared; first calls took: {firsts}."
+    others = [c for c in others if not math.isnan(c.speedup)]
     if not others:
         return (
             f"Only n_jobs={base.n_jobs} was measured ({format_time(base.median, p)} per call), "

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from ipyparallel_ds import engine
+from ipyparallel_ds import _options, engine
 from ipyparallel_ds.engine import Plan, default_n_jobs, sweep
 from ipyparallel_ds.result import with_speedups
 
@@ -63,7 +63,7 @@ def test_first_call_is_apart_and_warmup_runs_until_calls_stop_improving():
     assert parallel.warm_settled
     assert serial.warmup_calls == ()  # the serial first call is its own warm-up
     assert 2.41 not in parallel.all_runs
-    assert parallel.repeat == 5 and serial.repeat == 6
+    assert parallel.repeat == serial.repeat == 5
     assert cold == [1]  # one cold start, for the one value that uses workers
 
 
@@ -74,8 +74,7 @@ def test_runs_are_interleaved_and_paired_with_a_serial_baseline():
     timed = timer.calls[-6:]
     assert timed == [(1, 1), (2, 1)] * 3
     serial, parallel = data.configs
-    assert parallel.paired_baseline == serial.timings[1:]  # one unpaired run first
-    assert serial.repeat == 4
+    assert parallel.paired_baseline == serial.timings
 
 
 def test_without_serial_baseline_blocks_are_not_interleaved():
@@ -92,7 +91,7 @@ def test_loops_are_calibrated_like_timeit_for_fast_statements():
     serial, parallel = data.configs
     assert serial.loops == 1000  # first power of ten lasting >= 0.2 s: 1000 * 1 ms
     assert parallel.loops == 1000  # 1000 * 0.5 ms = 0.5 s
-    assert serial.timings == (0.001, 0.001, 0.001)
+    assert serial.timings == (0.001, 0.001)
 
 
 def test_given_number_is_used_as_is():
@@ -180,3 +179,23 @@ def test_nan_free_results():
     data = sweep(Plan((1, 2), 0, 3), timer, workers_of=workers)
     for config in with_speedups(data.configs, 0):
         assert not math.isnan(config.speedup)
+
+
+def test_default_repeat_stops_once_the_speedup_is_precise():
+    steady = FakeTimer({1: [1.0], 2: [3.0, 0.5]})
+    data = sweep(Plan((1, 2)), steady, workers_of=workers)
+    assert data.configs[1].repeat == _options.MIN_ROUNDS
+
+
+def test_default_repeat_goes_on_while_the_speedup_is_uncertain():
+    jittery = {1: [1.0, 1.3, 0.8, 1.25, 0.75, 1.2, 0.9], 2: [3.0, 0.5, 0.5, 0.7, 0.4, 0.6, 0.45]}
+    data = sweep(Plan((1, 2)), FakeTimer(jittery), workers_of=workers)
+    assert data.configs[1].repeat == _options.MAX_ROUNDS
+
+
+def test_interrupted_before_warm_runs_keeps_first_calls():
+    timer = FakeTimer(SEED_LIKE, fail_at=(2, 3, KeyboardInterrupt()))
+    data = sweep(Plan((1, 2)), timer, workers_of=workers)
+    serial, parallel = data.configs
+    assert serial.first_call == 0.66 and serial.repeat == 0 and math.isnan(serial.median)
+    assert parallel.first_call == 2.41 and parallel.repeat == 0

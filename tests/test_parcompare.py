@@ -70,9 +70,9 @@ def test_result_has_every_field(run, tiny, state):
             assert getattr(c, name) == getattr(c, name)  # not NaN
         low, high = c.speedup_ci
         assert low <= c.speedup <= high
-    # the serial baseline: one run of its own, then one paired with each run at n_jobs=2
-    assert [c.repeat for c in r.configs] == [4, 3]
-    assert r.configs[1].paired_baseline == r.configs[0].timings[1:]
+    # each run at n_jobs=2 is paired with a serial baseline run
+    assert [c.repeat for c in r.configs] == [3, 3]
+    assert r.configs[1].paired_baseline == r.configs[0].timings
     assert r.configs[0].speedup == 1.0
     assert r.baseline_n_jobs == 1 and r.interleaved
     env = r.environment

@@ -167,3 +167,13 @@ def test_json_has_no_nan():
     c = ConfigTiming(n_jobs=1, workers=1, first_call=math.nan, loops=1, all_runs=(1.0,))
     r = ParCompareResult(statement="pass", configs=with_speedups([c], 0))
     assert "NaN" not in r.to_json()
+
+
+def test_interrupted_before_warm_runs_shows_first_calls_only():
+    serial = ConfigTiming(n_jobs=1, workers=1, first_call=0.7, loops=1, all_runs=())
+    parallel = ConfigTiming(n_jobs=2, workers=2, first_call=2.5, loops=1, all_runs=())
+    r = ParCompareResult(statement="f()", configs=with_speedups([serial, parallel], 0))
+    assert "Stopped before warm runs" in r.summary and format_time(2.5) in r.summary
+    rows = r.table().splitlines()[1:]
+    assert all(row.split()[3] == "-" for row in rows)
+    assert json.loads(r.to_json())["configs"][1]["median"] is None
