@@ -6,8 +6,6 @@ it into IPython's ``UsageError`` and the Python API lets it through.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 # With -r unset, timed rounds go on until the speedup's 95 % interval is within
 # +/- TARGET_PRECISION of it, between MIN_ROUNDS and MAX_ROUNDS rounds. MAX_ROUNDS keeps the
 # serial calls of a default n_jobs 1,2 sweep (first call + rounds) below the 8 that a
@@ -20,14 +18,20 @@ DEFAULT_REPEAT = 5
 DEFAULT_PRECISION = 3
 
 
-@dataclass(frozen=True)
 class Option:
-    """One command-line style option of ``%parcompare``."""
+    """One command-line style option of ``%parcompare``.
 
-    short: str
-    long: str | None
-    metavar: str | None
-    help: str
+    A plain class rather than a dataclass: this module is imported by ``%load_ext``, which
+    must stay cheap.
+    """
+
+    __slots__ = ("help", "long", "metavar", "short")
+
+    def __init__(self, short: str, long: str | None, metavar: str | None, help: str) -> None:
+        self.short = short
+        self.long = long
+        self.metavar = metavar
+        self.help = help
 
     @property
     def takes_value(self) -> bool:

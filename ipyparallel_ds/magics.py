@@ -18,11 +18,12 @@ from IPython.core.magic import (
     output_can_be_silenced,
 )
 
-from . import _options, engine
+from . import _options
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
+    from .engine import PreparedStatement
     from .result import ParCompareResult
 
 _MAGIC_DOC = """Time a statement at several n_jobs values and show the speedup.
@@ -93,6 +94,8 @@ class ParCompareMagics(Magics):
     @output_can_be_silenced
     @line_cell_magic
     def parcompare(self, line: str = "", cell: str | None = None) -> ParCompareResult | None:
+        from . import engine  # on first use: %load_ext stays cheap
+
         options, code = _split_options(line)
         try:
             plan = engine.Plan.from_options(options.get("j"), options.get("n", 0), options.get("r"))
@@ -117,8 +120,10 @@ class ParCompareMagics(Magics):
             print(result.report())
         return result if "o" in options else None
 
-    def _prepare(self, statement: str, setup: str) -> engine.PreparedStatement:
+    def _prepare(self, statement: str, setup: str) -> PreparedStatement:
         """Transform (IPython syntax) and compile both pieces, raising UsageError on errors."""
+        from . import engine
+
         shell = self.shell
         trees = []
         for what, code in (("statement", statement), ("setup", setup)):

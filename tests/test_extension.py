@@ -63,7 +63,8 @@ def test_load_ext_does_not_import_heavy_modules():
         "from IPython.core.interactiveshell import InteractiveShell\n"
         "ip = InteractiveShell.instance()\n"
         "ip.run_line_magic('load_ext', 'ipyparallel_ds')\n"
-        "print([m for m in ('matplotlib', 'ipywidgets', 'sklearn', 'scipy', 'joblib')"
+        "print([m for m in ('matplotlib', 'ipywidgets', 'sklearn', 'scipy', 'joblib',"
+        " 'ipyparallel_ds.engine')"
         " if m in sys.modules])\n"
     )
     assert out == "[]"
