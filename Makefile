@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
+BENCH  := .venv-bench
+
 .PHONY: demo test lint bench clean
 
 $(BIN)/python:
@@ -27,9 +29,19 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Benchmarks run in their own environment, with the peer extensions they compare against.
+$(BENCH)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCH)
+	$(BENCH)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH)/bin/python -m pip install --quiet -e ".[bench]"
+	@touch $@
+
+bench: $(BENCH)/.installed
+	$(BENCH)/bin/python benchmarks/run.py
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check ipyparallel_ds tests
 	$(BIN)/ruff format --check ipyparallel_ds tests
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build dist
+	rm -rf $(VENV) $(BENCH) .pytest_cache .ruff_cache build dist

@@ -1,0 +1,88 @@
+"""Benchmarks 2 and 3: %parcompare's speedup and first call against independent measurements.
+
+The independent measurement runs in a fresh Python process with nothing of ipyparallel_ds:
+plain ``time.perf_counter`` around the seed call.
+
+- Accuracy: after warming the n_jobs=2 pool, 15 runs per n_jobs value in three alternating
+  blocks of five; speedup = median serial / median parallel.
+- First call: a fresh process makes one serial call (as %parcompare's baseline comes first),
+  then times its first n_jobs=2 call, which starts the workers. Median of three processes.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from _common import Figure, fresh_python, log
+
+from ipyparallel_ds.demo import SEED_SETUP
+
+ACCURACY = (
+    SEED_SETUP
+    + """
+import json, time
+from joblib import parallel_config
+
+def timed(n_jobs):
+    with parallel_config(n_jobs=n_jobs):
+        t0 = time.perf_counter()
+        cross_val_score(SVC(), X, y, cv=20)
+        return time.perf_counter() - t0
+
+for _ in range(4):
+    timed(2)
+runs = {1: [], 2: []}
+for block in range(3):
+    for n_jobs in (1, 2):
+        runs[n_jobs] += [timed(n_jobs) for _ in range(5)]
+print(json.dumps(runs))
+"""
+)
+
+FIRST_CALL = (
+    SEED_SETUP
+    + """
+import json, time
+from joblib import parallel_config
+with parallel_config(n_jobs=1):
+    cross_val_score(SVC(), X, y, cv=20)
+with parallel_config(n_jobs=2):
+    t0 = time.perf_counter()
+    cross_val_score(SVC(), X, y, cv=20)
+    print(json.dumps(time.perf_counter() - t0))
+"""
+)
+
+
+def accuracy(tool_speedups: list[float]) -> Figure:
+    log("  independent speedup: fresh process, 15 runs per n_jobs in blocks")
+    runs = fresh_python(ACCURACY)
+    truth = statistics.median(runs["1"]) / statistics.median(runs["2"])
+    reported = statistics.median(tool_speedups)
+    error = reported / truth - 1
+    return Figure(
+        "accuracy: %parcompare warm speedup against an independent measurement",
+        error * 100,
+        "%",
+        "within ±5 %",
+        abs(error) <= 0.05,
+        note=f"reported {reported:.3f}× (median of the benchmark-1 runs), independent {truth:.3f}×",
+        details={"independent_runs": runs, "reported": tool_speedups},
+    )
+
+
+def first_call(tool_first_calls: list[float], processes: int = 3) -> Figure:
+    log(f"  independent first call: {processes} fresh processes")
+    fresh = [fresh_python(FIRST_CALL) for _ in range(processes)]
+    truth = statistics.median(fresh)
+    reported = statistics.median(tool_first_calls)
+    error = reported / truth - 1
+    return Figure(
+        "first-call truth: %parcompare first call at n_jobs=2 against a fresh process's",
+        error * 100,
+        "%",
+        "within ±15 %",
+        abs(error) <= 0.15,
+        note=f"reported {reported:.2f} s (median), fresh processes {truth:.2f} s (median)",
+        details={"fresh": fresh, "reported": tool_first_calls},
+    )
