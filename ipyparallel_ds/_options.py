@@ -27,7 +27,7 @@ class Option:
 
     __slots__ = ("help", "long", "metavar", "short")
 
-    def __init__(self, short: str, long: str | None, metavar: str | None, help: str) -> None:
+    def __init__(self, short: str | None, long: str | None, metavar: str | None, help: str) -> None:
         self.short = short
         self.long = long
         self.metavar = metavar
@@ -38,8 +38,17 @@ class Option:
         return self.metavar is not None
 
     @property
+    def key(self) -> str:
+        """The name parsed options are stored under: the short letter, else the long name."""
+        return self.short or self.long  # type: ignore[return-value]
+
+    @property
     def flags(self) -> str:
-        names = f"-{self.short}" + (f"/--{self.long}" if self.long else "")
+        names = "/".join(
+            name
+            for name in (self.short and f"-{self.short}", self.long and f"--{self.long}")
+            if name
+        )
         return f"{names} {self.metavar}" if self.metavar else names
 
 
@@ -73,24 +82,38 @@ OPTIONS: tuple[Option, ...] = (
         "P",
         f"Significant digits of the times shown. Default: {DEFAULT_PRECISION}.",
     ),
-    Option("q", None, None, "Quiet: print nothing."),
+    Option("q", None, None, "Quiet: show nothing (no progress, table or chart)."),
     Option("o", None, None, "Return the ParCompareResult (like %timeit -o)."),
+    Option(
+        None,
+        "no-widget",
+        None,
+        "In Jupyter, show the chart as a static PNG instead of the interactive widget.",
+    ),
+    Option(
+        None,
+        "save",
+        "PATH",
+        "Also save the chart (.png, .svg, .pdf) or the data (.json, .csv), by extension.",
+    ),
 )
+
+SAVE_SUFFIXES = (".png", ".svg", ".pdf", ".json", ".csv")
 
 
 def getopt_spec() -> tuple[str, list[str]]:
     """Short and long option specs for :func:`getopt.getopt`."""
-    short = "".join(o.short + (":" if o.takes_value else "") for o in OPTIONS)
+    short = "".join(o.short + (":" if o.takes_value else "") for o in OPTIONS if o.short)
     long = [o.long + ("=" if o.takes_value else "") for o in OPTIONS if o.long]
     return short, long
 
 
 def canonical_name(flag: str) -> str:
-    """Map ``-j`` or ``--n-jobs`` to the option's short letter."""
+    """Map ``-j`` or ``--n-jobs`` to the option's key (see :attr:`Option.key`)."""
     name = flag.lstrip("-")
     for option in OPTIONS:
         if name in (option.short, option.long):
-            return option.short
+            return option.key
     raise ValueError(f"unknown option {flag!r}")
 
 
@@ -166,3 +189,14 @@ def parse_count(name: str, value: object, minimum: int) -> int:
     if number < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {number}")
     return number
+
+
+def parse_save_path(value: str) -> str:
+    """Check that a ``--save`` path has an extension we can write."""
+    from pathlib import Path
+
+    if Path(value).suffix.lower() not in SAVE_SUFFIXES:
+        raise ValueError(
+            f"--save needs a file name ending in {', '.join(SAVE_SUFFIXES)}; got {value!r}"
+        )
+    return value

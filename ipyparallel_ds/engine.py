@@ -8,7 +8,7 @@ How a sweep measures (see ``docs/how-it-measures.md``):
 1. The baseline (n_jobs=1, or the value with the fewest workers) is called once.
 2. For each other value: the reusable worker pool is shut down, so the **first call** includes
    starting the workers; then **warm-up** calls run until a call is no longer more than 10 %
-   faster than the one before (at most five); then the loop count is calibrated as in
+   faster than the one before (at least two, at most five); then the loop count is calibrated as in
    ``%timeit``; then the **timed runs**. When the baseline runs serially in this process (it
    then needs no worker pool), each timed run of the value is paired with a timed run of the
    baseline, so that a drift in machine speed hits both sides of the speedup alike. With
@@ -38,9 +38,22 @@ from .result import (
     with_speedups,
 )
 
-__all__ = ["Plan", "PreparedStatement", "StatementTimer", "parcompare", "prepare", "sweep"]
+__all__ = [
+    "Plan",
+    "PreparedStatement",
+    "StatementTimer",
+    "SweepProgress",
+    "build_result",
+    "parcompare",
+    "prepare",
+    "run",
+    "sweep",
+]
 
 MIN_RUN_SECONDS = 0.2  # as %timeit: one timed run lasts at least this long
+# A fresh pool's second and third calls are still slow (see FIELD-NOTES), so at least two
+# warm-up calls, then more while calls keep getting faster.
+MIN_WARMUP_CALLS = 2
 MAX_WARMUP_CALLS = 5
 WARM_TOLERANCE = 0.10  # warm once a call is no longer more than 10 % faster than the last
 
@@ -258,7 +271,7 @@ def effective_workers(n_jobs: int) -> int:
 
 # -- the sweep -------------------------------------------------------------------------------
 @dataclass
-class _Progress:
+class _ValueState:
     n_jobs: int
     workers: int
     first_call: float = float("nan")
@@ -279,6 +292,77 @@ class _Progress:
             warm_settled=self.settled,
             paired_baseline=tuple(self.paired or ()),
         )
+
+
+@dataclass(frozen=True)
+class SweepProgress:
+    """Where a running sweep is, for progress displays.
+
+    ``calls_total`` is an estimate (with ``repeat`` unset the number of rounds is not known in
+    advance; the estimate assumes the most). ``completed`` holds the values measured so far
+    (the baseline first), so a display can draw a partial chart.
+    """
+
+    n_jobs: int
+    phase: str
+    calls_done: int
+    calls_total: int
+    elapsed: float
+    completed: tuple[ConfigTiming, ...] = ()
+
+    @property
+    def remaining(self) -> float | None:
+        """Estimated seconds left: the mean time per call so far times the calls left."""
+        if not self.calls_done:
+            return None
+        return self.elapsed / self.calls_done * max(self.calls_total - self.calls_done, 0)
+
+
+class _CountingTimer:
+    """Wraps a timer to count calls and tell a progress callback about each one."""
+
+    def __init__(self, timer: Timer, total: int, progress, clock=time.perf_counter) -> None:
+        self.timer = timer
+        self.total = total
+        self.progress = progress
+        self.clock = clock
+        self.start = clock()
+        self.done = 0
+        self.n_jobs = 0
+        self.phase = ""
+
+    def report(self, completed: tuple[ConfigTiming, ...] = ()) -> None:
+        if self.progress is not None:
+            self.total = max(self.total, self.done)
+            self.progress(
+                SweepProgress(
+                    self.n_jobs,
+                    self.phase,
+                    self.done,
+                    self.total,
+                    self.clock() - self.start,
+                    completed,
+                )
+            )
+
+    def at(self, n_jobs: int, phase: str) -> None:
+        self.n_jobs, self.phase = n_jobs, phase
+        self.report()
+
+    def __call__(self, n_jobs: int, number: int) -> float:
+        seconds = self.timer(n_jobs, number)
+        self.done += 1
+        self.report()
+        return seconds
+
+
+def _estimated_calls(plan: Plan, states: list[_ValueState], interleave: bool) -> int:
+    rounds = plan.repeat or _options.MAX_ROUNDS
+    total = 1 + (0 if interleave else plan.repeat or _options.DEFAULT_REPEAT)
+    for state in states[1:]:
+        warm = 2 if state.workers > 1 else 0
+        total += 1 + warm + rounds * (2 if interleave else 1)
+    return total
 
 
 @dataclass(frozen=True)
@@ -324,6 +408,7 @@ def sweep(
     *,
     workers_of: Callable[[int], int] = effective_workers,
     cold_start: Callable[[], None] = lambda: None,
+    progress: Callable[[SweepProgress], None] | None = None,
 ) -> SweepData:
     """Measure the statement at every n_jobs value of ``plan``.
 
@@ -338,15 +423,19 @@ def sweep(
     cold_start : callable
         Called before the first call of every value that uses workers; the real one shuts
         the reusable pool down.
+    progress : callable, optional
+        Called with a :class:`SweepProgress` when a phase starts and after every call.
 
     Exceptions from the statement propagate with the n_jobs value named in a note.
     ``KeyboardInterrupt`` stops the sweep; what was measured so far is returned.
     """
-    states = [_Progress(k, workers_of(k)) for k in plan.n_jobs]
+    states = [_ValueState(k, workers_of(k)) for k in plan.n_jobs]
     baseline_index = min(range(len(states)), key=lambda i: (states[i].workers, i))
     base = states[baseline_index]
     interleave = base.workers == 1 and len(states) > 1
     order = [baseline_index] + [i for i in range(len(states)) if i != baseline_index]
+    ordered = [states[i] for i in order]
+    timer = counter = _CountingTimer(timer, _estimated_calls(plan, ordered, interleave), progress)
     notes: list[str] = []
     interrupted_at: int | None = None
     current = base
@@ -354,17 +443,21 @@ def sweep(
         for index in order:
             current = state = states[index]
             state.runs, state.paired = [], []
+            counter.at(state.n_jobs, "first call")
             if state.workers > 1:
                 cold_start()
             state.first_call = timer(state.n_jobs, 1)
+            if state.workers > 1:
+                counter.at(state.n_jobs, "warm-up")
             # A serial call needs no workers: its first call is its warm-up.
             state.warmup, state.settled = (
-                _warm_up(timer, state.n_jobs, state.first_call, minimum=1)
+                _warm_up(timer, state.n_jobs, state.first_call, minimum=MIN_WARMUP_CALLS)
                 if state.workers > 1
                 else ([], True)
             )
             last = state.warmup[-1] if state.warmup else state.first_call
             state.loops = _calibrate(timer, state.n_jobs, last, plan.number)
+            counter.at(state.n_jobs, "timed runs")
             if index == baseline_index:
                 if not interleave:  # otherwise its runs are paired with each value's runs
                     for _ in range(plan.repeat or _options.DEFAULT_REPEAT):
@@ -382,6 +475,7 @@ def sweep(
                     reference = state.paired if interleave else base.timing().timings
                     if _precise_enough(reference, state.timing().timings, interleave):
                         break
+            counter.report(tuple(s.timing() for s in ordered if s.runs))
     except KeyboardInterrupt:
         interrupted_at = current.n_jobs
         notes.append(_interrupt_note(current, plan))
@@ -407,7 +501,7 @@ def _precise_enough(reference: Sequence[float], timings: Sequence[float], paired
     return (high - low) / 2 <= _options.TARGET_PRECISION * point
 
 
-def _interrupt_note(state: _Progress, plan: Plan) -> str:
+def _interrupt_note(state: _ValueState, plan: Plan) -> str:
     done = len(state.runs or ())
     runs = f"{done} timed run{'s' if done != 1 else ''} done"
     return (
@@ -431,35 +525,67 @@ def run(
     *,
     compiler: Callable[..., Any] = compile,
     precision: int = _options.DEFAULT_PRECISION,
+    progress: Callable[[SweepProgress], None] | None = None,
 ) -> ParCompareResult:
     """Run a sweep of a prepared statement and build its result.
 
-    joblib's configuration is only changed inside context managers; the reusable worker
-    pool is left running afterwards only if it was running before.
+    joblib's configuration is only changed inside context managers; no worker pool is left
+    running that was not running before.
     """
     from . import _pools
     from .environment import collect
 
     timer = StatementTimer(prepared, namespace, compiler=compiler)
     with _pools.restoring_pool_state():
-        data = sweep(plan, timer, cold_start=_pools.shutdown_pool)
+        data = sweep(plan, timer, cold_start=_pools.shutdown_pool, progress=progress)
     if not data.configs:
         raise KeyboardInterrupt("%parcompare was interrupted before anything was measured")
-    configs = with_speedups(data.configs, data.baseline_index)
-    warnings = list(data.notes) + stability_warnings(configs)
-    environment = collect()
+    return build_result(
+        prepared.statement,
+        data.configs,
+        data.baseline_index,
+        setup=prepared.setup,
+        n_jobs_keywords=prepared.n_jobs_keywords,
+        interleaved=data.interleaved,
+        interrupted=data.interrupted_at is not None,
+        notes=data.notes,
+        environment=collect(),
+        precision=precision,
+    )
+
+
+def build_result(
+    statement: str,
+    configs: Sequence[ConfigTiming],
+    baseline_index: int,
+    *,
+    setup: str = "pass",
+    n_jobs_keywords: int = 0,
+    interleaved: bool = False,
+    interrupted: bool = False,
+    notes: Sequence[str] = (),
+    environment: dict[str, Any] | None = None,
+    precision: int = _options.DEFAULT_PRECISION,
+) -> ParCompareResult:
+    """Compute speedups and warnings for measured configs and wrap them in a result."""
+    if environment is None:
+        from .environment import usable_cores
+
+        environment = {"cores": {"usable": usable_cores()}}
+    filled = with_speedups(configs, baseline_index)
+    warnings = list(notes) + stability_warnings(filled)
     if environment["cores"]["usable"] == 1:
         warnings.append(
             "this process may use only one CPU core, so no n_jobs value can run in parallel."
         )
     return ParCompareResult(
-        statement=prepared.statement,
-        setup=prepared.setup,
-        configs=configs,
-        baseline_n_jobs=configs[data.baseline_index].n_jobs,
-        n_jobs_keywords_rewritten=prepared.n_jobs_keywords,
-        interleaved=data.interleaved,
-        interrupted=data.interrupted_at is not None,
+        statement=statement,
+        setup=setup,
+        configs=filled,
+        baseline_n_jobs=filled[baseline_index].n_jobs,
+        n_jobs_keywords_rewritten=n_jobs_keywords,
+        interleaved=interleaved,
+        interrupted=interrupted,
         environment=environment,
         warnings=warnings,
         precision=precision,

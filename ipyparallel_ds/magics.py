@@ -100,6 +100,7 @@ class ParCompareMagics(Magics):
         try:
             plan = engine.Plan.from_options(options.get("j"), options.get("n", 0), options.get("r"))
             precision = _options.parse_count("-p", options.get("p", "3"), minimum=1)
+            save = _options.parse_save_path(options["save"]) if "save" in options else None
         except ValueError as exc:
             raise UsageError(f"%parcompare: {exc}") from None
 
@@ -113,11 +114,26 @@ class ParCompareMagics(Magics):
                 "%parcompare cross_val_score(SVC(), X, y, cv=20)"
             )
         prepared = self._prepare(statement, setup)
-        result = engine.run(
-            prepared, plan, self.shell.user_ns, compiler=self.shell.compile, precision=precision
-        )
-        if "q" not in options:
-            print(result.report())
+
+        from . import _display
+
+        quiet = "q" in options
+        progress = None if quiet else _display.progress_for(self.shell, prepared.statement)
+        try:
+            result = engine.run(
+                prepared,
+                plan,
+                self.shell.user_ns,
+                compiler=self.shell.compile,
+                precision=precision,
+                progress=progress,
+            )
+        finally:
+            slot = progress.finish() if progress is not None else None
+        if save:
+            result.save(save)
+        if not quiet:
+            _display.show(result, self.shell, widget="no-widget" not in options, handle=slot)
         return result if "o" in options else None
 
     def _prepare(self, statement: str, setup: str) -> PreparedStatement:

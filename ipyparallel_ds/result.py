@@ -111,10 +111,16 @@ class ConfigTiming:
         return median(self.timings)
 
     @property
+    def quartiles(self) -> tuple[float, float]:
+        """First and third quartiles of the per-loop times."""
+        ordered = sorted(self.timings)
+        return (_quantile(ordered, 0.25), _quantile(ordered, 0.75))
+
+    @property
     def iqr(self) -> float:
         """Interquartile range of the per-loop times."""
-        ordered = sorted(self.timings)
-        return _quantile(ordered, 0.75) - _quantile(ordered, 0.25)
+        low, high = self.quartiles
+        return high - low
 
     @property
     def startup_cost(self) -> float:
@@ -323,14 +329,58 @@ class ParCompareResult:
             raise ImportError("to_frame() needs pandas: pip install pandas") from exc
         return pd.DataFrame(self._rows()).set_index("n_jobs")
 
+    def save(self, path: str | Path) -> Path:
+        """Save the chart (``.png``, ``.svg``, ``.pdf``) or the data (``.json``, ``.csv``).
+
+        The format comes from the file extension; the chart is the default speedup view.
+        """
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix in (".png", ".svg", ".pdf"):
+            from .plot import render
+
+            path.write_bytes(render(self, suffix[1:]))
+        elif suffix == ".json":
+            self.to_json(path)
+        elif suffix == ".csv":
+            self.to_csv(path)
+        else:
+            raise ValueError(
+                f"cannot save as {path.name!r}: use a .png, .svg, .pdf, .json or .csv file name"
+            )
+        return path
+
     # -- display -------------------------------------------------------------------------
+    def plot(self, metric: str = "speedup", ax=None, **options: Any):
+        """Draw ``"time"``, ``"speedup"`` or ``"efficiency"`` against workers; returns the Axes.
+
+        See :func:`ipyparallel_ds.plot.plot` for the options. Uses matplotlib's
+        object-oriented API: nothing is shown until you display the figure.
+        """
+        from .plot import plot
+
+        return plot(self, metric, ax, **options)
+
+    def widget(self, metric: str = "speedup"):
+        """An ipywidgets box with the chart and controls that redraw it from this result."""
+        from .widget import make_widget
+
+        return make_widget(self, metric)
+
     def table(self) -> str:
         """The text table of the report."""
         return _text_table(self)
 
+    def text_chart(self, width: int = 40) -> str:
+        """Speedup as a text bar chart, with ``|`` where ideal scaling (= workers) would be."""
+        return _text_chart(self, width)
+
     def report(self) -> str:
-        """Table, summary sentence and warnings, as printed by ``%parcompare``."""
-        parts = [self.table(), "", self.summary]
+        """Table, text chart, summary sentence and warnings, as ``%parcompare`` prints them."""
+        parts = [self.table(), ""]
+        if len(self.configs) > 1 and any(not math.isnan(c.speedup) for c in self.configs[1:]):
+            parts += [self.text_chart(), ""]
+        parts.append(self.summary)
         parts += [f"Warning: {w}" for w in self.warnings]
         return "\n".join(parts)
 
@@ -416,6 +466,23 @@ def _html_table(result: ParCompareResult) -> str:
         f'<table style="text-align:right"><thead><tr>{head}</tr></thead>'
         f"<tbody>{body}</tbody></table>{notes}</div>"
     )
+
+
+def _text_chart(result: ParCompareResult, width: int) -> str:
+    base_workers = result.baseline.workers
+    rows = [(c, c.workers / base_workers) for c in result.configs if not math.isnan(c.speedup)]
+    top = max(max(c.speedup, ideal) for c, ideal in rows)
+    scale = width / top if top > 0 else 0.0
+    label_width = max(len(f"n_jobs={c.label}") for c, _ in rows)
+    lines = [f"{'speedup once warm':<{label_width}}  (| = ideal: speedup equal to workers)"]
+    for config, ideal in rows:
+        cells = [" "] * (width + 1)
+        for i in range(min(round(config.speedup * scale), width)):
+            cells[i] = "█"
+        cells[min(round(ideal * scale), width)] = "|"
+        label = f"n_jobs={config.label}"
+        lines.append(f"{label:<{label_width}}  {''.join(cells)}  {config.speedup:.2f}×")
+    return "\n".join(lines)
 
 
 def _summary(result: ParCompareResult) -> str:

@@ -199,3 +199,18 @@ def test_interrupted_before_warm_runs_keeps_first_calls():
     serial, parallel = data.configs
     assert serial.first_call == 0.66 and serial.repeat == 0 and math.isnan(serial.median)
     assert parallel.first_call == 2.41 and parallel.repeat == 0
+
+
+def test_progress_reports_phases_calls_and_completed_values():
+    events = []
+    timer = FakeTimer(SEED_LIKE)
+    sweep(Plan((1, 2), 0, 3), timer, workers_of=workers, progress=events.append)
+    phases = [(e.n_jobs, e.phase) for e in events]
+    assert phases[0] == (1, "first call")
+    assert (2, "first call") in phases and (2, "warm-up") in phases
+    assert (2, "timed runs") in phases
+    assert events[-1].calls_done == len(timer.calls)
+    assert all(e.calls_done <= e.calls_total for e in events)
+    finished = [e for e in events if e.completed]
+    assert [c.n_jobs for c in finished[-1].completed] == [1, 2]
+    assert finished[-1].completed[1].repeat == 3

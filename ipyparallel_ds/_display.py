@@ -1,0 +1,125 @@
+"""What ``%parcompare`` shows while it runs and when it is done.
+
+Every displayed object carries ``text/plain`` (and ``image/png`` where the chart is the point)
+in its bundle, so the frontend picks what it can show. Widgets are only made where a kernel
+can talk to them; a terminal gets text.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+from typing import TYPE_CHECKING, Any, TextIO
+
+from IPython.display import display
+
+if TYPE_CHECKING:
+    from .engine import SweepProgress
+    from .result import ParCompareResult
+
+
+def has_kernel(shell: Any) -> bool:
+    """Whether ``shell`` runs in a Jupyter kernel (widgets need its comms)."""
+    return getattr(shell, "kernel", None) is not None
+
+
+class StaticChart:
+    """The default chart as a PNG, with the text chart as its plain-text form."""
+
+    def __init__(self, result: ParCompareResult) -> None:
+        self.result = result
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        from .plot import render
+
+        return {
+            "image/png": base64.b64encode(render(self.result)).decode("ascii"),
+            "text/plain": self.result.text_chart(),
+        }
+
+
+def show(result: ParCompareResult, shell: Any, *, widget: bool = True, handle=None) -> None:
+    """Display the result: the table, then (in a kernel) the chart widget or a static PNG.
+
+    ``handle`` is the display slot of the progress bar, which the table replaces.
+    """
+    if handle is not None:
+        handle.update(result)
+    else:
+        display(result)
+    if has_kernel(shell) and len(result.configs) > 1:
+        display(result.widget() if widget else StaticChart(result))
+
+
+def _eta(event: SweepProgress) -> str:
+    remaining = event.remaining
+    if remaining is None:
+        return "estimating time left"
+    return f"about {remaining:.0f} s left" if remaining >= 1 else "under a second left"
+
+
+def _describe(event: SweepProgress) -> str:
+    return (
+        f"n_jobs={event.n_jobs}: {event.phase} · call {event.calls_done} of about "
+        f"{event.calls_total} · {_eta(event)}"
+    )
+
+
+class WidgetProgress:
+    """A progress bar with a partial chart that fills in as each n_jobs value completes."""
+
+    def __init__(self, statement: str) -> None:
+        import ipywidgets as widgets
+
+        self.statement = statement
+        self.bar = widgets.IntProgress(min=0, max=1, value=0, bar_style="info")
+        self.label = widgets.HTML("starting…")
+        self.chart = widgets.Image(format="png", layout=widgets.Layout(max_width="480px"))
+        self.box = widgets.VBox([widgets.HBox([self.bar, self.label]), self.chart])
+        self.box.add_class("parcompare-progress")
+        self.handle = display(self.box, display_id=True)
+        self._charted = 0
+
+    def __call__(self, event: SweepProgress) -> None:
+        self.bar.max = max(event.calls_total, 1)
+        self.bar.value = min(event.calls_done, self.bar.max)
+        self.label.value = _describe(event)
+        if len(event.completed) > max(self._charted, 1):
+            from .engine import build_result
+            from .plot import render
+
+            self._charted = len(event.completed)
+            partial = build_result(self.statement, event.completed, 0)
+            self.chart.value = render(partial)
+
+    def finish(self):
+        """Close the bar; returns the display slot for the final table."""
+        self.box.close()
+        return self.handle
+
+
+class TextProgress:
+    """A single updating line on a terminal; silent when the stream is not a terminal."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._width = 0
+
+    def __call__(self, event: SweepProgress) -> None:
+        if not self.enabled:
+            return
+        line = _describe(event)
+        self._width = max(self._width, len(line))
+        self.stream.write("\r" + line.ljust(self._width))
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.enabled and self._width:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self.stream.flush()
+
+
+def progress_for(shell: Any, statement: str) -> WidgetProgress | TextProgress:
+    """The progress display that suits the frontend."""
+    return WidgetProgress(statement) if has_kernel(shell) else TextProgress()

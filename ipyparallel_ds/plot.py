@@ -1,0 +1,171 @@
+"""Charts of a :class:`~ipyparallel_ds.result.ParCompareResult`, with matplotlib's
+object-oriented API only: no pyplot, no global state, nothing shown behind the caller's back.
+
+The only module that imports matplotlib.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import textwrap
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from .result import ConfigTiming, ParCompareResult
+
+METRICS = ("time", "speedup", "efficiency")
+STATISTICS = ("median", "mean", "best")
+_Y_LABELS = {
+    "time": "time per call (s)",
+    "speedup": "speedup (×)",
+    "efficiency": "efficiency (%)",
+}
+_TITLE_WIDTH = 60
+
+
+def _check(metric: str, statistic: str) -> None:
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
+    if statistic not in STATISTICS:
+        raise ValueError(f"statistic must be one of {', '.join(STATISTICS)}; got {statistic!r}")
+
+
+def _stat(config: ConfigTiming, statistic: str) -> float:
+    return {"median": config.median, "mean": config.average, "best": config.best}[statistic]
+
+
+def _speedup(result: ParCompareResult, config: ConfigTiming, statistic: str) -> float:
+    """Speedup by the chosen statistic; the median one is the result's own (paired) figure."""
+    if statistic == "median":
+        return config.speedup
+    base = result.baseline
+    if config is base:
+        return 1.0
+    import statistics as stats
+
+    reference = config.paired_baseline or base.timings
+    value = stats.fmean(reference) if statistic == "mean" else min(reference)
+    return value / _stat(config, statistic)
+
+
+def _short(text: str) -> str:
+    line = " ".join(text.split())
+    return textwrap.shorten(line, _TITLE_WIDTH, placeholder=" …")
+
+
+def _x_labels(configs: list[ConfigTiming]) -> dict[int, str]:
+    """One tick per worker count, naming every n_jobs value that gave it."""
+    labels: dict[int, list[str]] = {}
+    for c in configs:
+        labels.setdefault(c.workers, []).append(c.label)
+    return {workers: ", ".join(names) for workers, names in labels.items()}
+
+
+def plot(
+    result: ParCompareResult,
+    metric: str = "speedup",
+    ax: Axes | None = None,
+    *,
+    statistic: str = "median",
+    log_scale: bool = False,
+    show_first_call: bool = True,
+) -> Axes:
+    """Draw time, speedup or efficiency against the effective worker count.
+
+    Parameters
+    ----------
+    result : ParCompareResult
+    metric : {"time", "speedup", "efficiency"}
+        ``time``: warm time per call with IQR error bars (median) and the first call as a
+        separate marker; ``speedup``: with its 95 % interval (median) and the ideal line
+        (speedup = workers); ``efficiency``: with 100 % as the reference.
+    ax : matplotlib Axes, optional
+        Where to draw; a new ``Figure`` (not pyplot) is made when omitted.
+    statistic : {"median", "mean", "best"}
+        Which warm statistic the points use. Intervals are drawn for the median only.
+    log_scale : bool
+        Logarithmic y axis.
+    show_first_call : bool
+        Mark first-call times on the time view.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    _check(metric, statistic)
+    if ax is None:
+        from matplotlib.figure import Figure
+
+        ax = Figure(figsize=(6.4, 4.4), layout="constrained").add_subplot()
+    configs = [c for c in result.configs if c.timings]
+    base_workers = result.baseline.workers
+    xs = [c.workers for c in configs]
+
+    if metric == "time":
+        ys = [_stat(c, statistic) for c in configs]
+        errors = None
+        if statistic == "median":
+            errors = [
+                [c.median - c.quartiles[0] for c in configs],
+                [c.quartiles[1] - c.median for c in configs],
+            ]
+        ax.errorbar(xs, ys, yerr=errors, fmt="o-", capsize=4, label=f"warm ({statistic})")
+        if show_first_call:
+            firsts = [c for c in result.configs if not math.isnan(c.first_call)]
+            ax.plot(
+                [c.workers for c in firsts],
+                [c.first_call for c in firsts],
+                "x",
+                markersize=9,
+                label="first call (workers starting)",
+            )
+    else:
+        # efficiency = speedup scaled by baseline workers / workers, in percent
+        factors = [
+            100.0 * base_workers / c.workers if metric == "efficiency" else 1.0 for c in configs
+        ]
+        ys = [_speedup(result, c, statistic) * f for c, f in zip(configs, factors, strict=True)]
+        errors = None
+        if statistic == "median":
+            bounds = [
+                (c.speedup_ci[0] * f, c.speedup_ci[1] * f)
+                for c, f in zip(configs, factors, strict=True)
+            ]
+            errors = [
+                [max(y - low, 0.0) for y, (low, _) in zip(ys, bounds, strict=True)],
+                [max(high - y, 0.0) for y, (_, high) in zip(ys, bounds, strict=True)],
+            ]
+        ax.errorbar(xs, ys, yerr=errors, fmt="o-", capsize=4, label=f"measured ({statistic})")
+        span = sorted({base_workers, *xs})
+        if metric == "speedup":
+            ax.plot(span, [w / base_workers for w in span], "--", color="grey", label="ideal")
+        else:
+            ax.axhline(100.0, linestyle="--", color="grey", label="ideal (100 %)")
+
+    ticks = _x_labels(result.configs)
+    ax.set_xticks(sorted(ticks), [ticks[w] for w in sorted(ticks)])
+    cores = result.environment.get("cores", {}).get("usable")
+    caption = f"usable cores on this machine: {cores}" if cores else "usable cores: unknown"
+    ax.set_xlabel(f"workers (n_jobs asked)\n{caption}")
+    ax.set_ylabel(_Y_LABELS[metric])
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_title(_short(result.statement), fontsize=10, family="monospace")
+    ax.legend(loc="best", fontsize=8)
+    ax.grid(True, alpha=0.3)
+    return ax
+
+
+def save_axes(ax: Axes, fmt: str = "png") -> bytes:
+    """The figure holding ``ax`` as ``png``, ``svg`` or ``pdf`` bytes."""
+    buffer = io.BytesIO()
+    ax.figure.savefig(buffer, format=fmt, dpi=100 if fmt == "png" else None)
+    return buffer.getvalue()
+
+
+def render(result: ParCompareResult, fmt: str = "png", **options) -> bytes:
+    """The chart as image bytes (``png``, ``svg`` or ``pdf``); options as in :func:`plot`."""
+    return save_axes(plot(result, **options), fmt)
