@@ -68,13 +68,30 @@ class Timer(Protocol):
 # -- the statement ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PreparedStatement:
-    """Parsed, checked statement and setup code, ready to be timed."""
+    """Parsed, checked statement and setup code, ready to be timed.
+
+    ``n_jobs_keywords`` counts the literal ``n_jobs=`` keywords of the statement (rewritten
+    to each value), ``nested_n_jobs`` says whether one of them sits inside the arguments of
+    another call that has one, and ``setup_n_jobs_keywords`` counts those of the setup code,
+    which are not rewritten.
+    """
 
     statement: str
     setup: str
     stmt_ast: ast.Module
     setup_ast: ast.Module
     n_jobs_keywords: int
+    nested_n_jobs: bool = False
+    setup_n_jobs_keywords: int = 0
+
+    def names(self) -> list[str]:
+        """Names the statement reads (to look for objects built before it)."""
+        found = []
+        for node in ast.walk(self.stmt_ast):
+            is_read = isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+            if is_read and node.id not in found:
+                found.append(node.id)
+        return found
 
 
 def _parse(code: str | ast.Module, what: str) -> ast.Module:
@@ -139,12 +156,36 @@ def prepare(
     compiler(setup_ast, "<parcompare-setup>", "exec")
     counter = _NJobsKeywords()
     counter.visit(copy.deepcopy(stmt_ast))
+    setup_counter = _NJobsKeywords()
+    setup_counter.visit(copy.deepcopy(setup_ast))
     if source is None:
         source = (
             stmt if isinstance(stmt, str) else ast.unparse(stmt_ast),
             setup if isinstance(setup, str) else ast.unparse(setup_ast),
         )
-    return PreparedStatement(source[0], source[1], stmt_ast, setup_ast, counter.count)
+    return PreparedStatement(
+        source[0],
+        source[1],
+        stmt_ast,
+        setup_ast,
+        counter.count,
+        nested_n_jobs=_has_nested_n_jobs(stmt_ast),
+        setup_n_jobs_keywords=setup_counter.count,
+    )
+
+
+def _sets_n_jobs(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and any(k.arg == "n_jobs" for k in node.keywords)
+
+
+def _has_nested_n_jobs(tree: ast.AST) -> bool:
+    """Whether a call with ``n_jobs=`` has another such call among its arguments."""
+    for node in ast.walk(tree):
+        if _sets_n_jobs(node):
+            inner = [*node.args, *(k.value for k in node.keywords)]
+            if any(_sets_n_jobs(sub) for arg in inner for sub in ast.walk(arg)):
+                return True
+    return False
 
 
 _TEMPLATE = """
@@ -409,6 +450,7 @@ def sweep(
     workers_of: Callable[[int], int] = effective_workers,
     cold_start: Callable[[], None] = lambda: None,
     progress: Callable[[SweepProgress], None] | None = None,
+    observer: Any = None,
 ) -> SweepData:
     """Measure the statement at every n_jobs value of ``plan``.
 
@@ -425,6 +467,9 @@ def sweep(
         the reusable pool down.
     progress : callable, optional
         Called with a :class:`SweepProgress` when a phase starts and after every call.
+    observer : optional
+        Told ``before(n_jobs)`` and ``after(n_jobs, seconds, loops)`` each timed run (not
+        the first call or warm-up), to find out what really ran.
 
     Exceptions from the statement propagate with the n_jobs value named in a note.
     ``KeyboardInterrupt`` stops the sweep; what was measured so far is returned.
@@ -439,6 +484,15 @@ def sweep(
     notes: list[str] = []
     interrupted_at: int | None = None
     current = base
+
+    def timed_run(state: _ValueState) -> float:
+        if observer is not None:
+            observer.before(state.n_jobs)
+        seconds = timer(state.n_jobs, state.loops)
+        if observer is not None:
+            observer.after(state.n_jobs, seconds, state.loops)
+        return seconds
+
     try:
         for index in order:
             current = state = states[index]
@@ -461,16 +515,16 @@ def sweep(
             if index == baseline_index:
                 if not interleave:  # otherwise its runs are paired with each value's runs
                     for _ in range(plan.repeat or _options.DEFAULT_REPEAT):
-                        base.runs.append(timer(base.n_jobs, base.loops))
+                        base.runs.append(timed_run(base))
                 continue
             for done in range(1, (plan.repeat or _options.MAX_ROUNDS) + 1):
                 if interleave:
                     current = base
-                    run = timer(base.n_jobs, base.loops)
+                    run = timed_run(base)
                     base.runs.append(run)
                     state.paired.append(run / base.loops)
                     current = state
-                state.runs.append(timer(state.n_jobs, state.loops))
+                state.runs.append(timed_run(state))
                 if plan.repeat is None and done >= _options.MIN_ROUNDS:
                     reference = state.paired if interleave else base.timing().timings
                     if _precise_enough(reference, state.timing().timings, interleave):
@@ -533,25 +587,66 @@ def run(
     running that was not running before.
     """
     from . import _pools
+    from ._observe import Observer
     from .environment import collect
+    from .insight import what_ran
 
     timer = StatementTimer(prepared, namespace, compiler=compiler)
-    with _pools.restoring_pool_state():
-        data = sweep(plan, timer, cold_start=_pools.shutdown_pool, progress=progress)
+    with _pools.restoring_pool_state(), Observer() as observer:
+        data = sweep(
+            plan, timer, cold_start=_pools.shutdown_pool, progress=progress, observer=observer
+        )
     if not data.configs:
         raise KeyboardInterrupt("%parcompare was interrupted before anything was measured")
+    configs = [observer.fields(c) for c in data.configs]
+    warnings, no_effect = what_ran(
+        configs,
+        preset=preset_n_jobs(prepared, namespace),
+        setup_n_jobs_keywords=prepared.setup_n_jobs_keywords,
+        nested_n_jobs=prepared.nested_n_jobs,
+    )
     return build_result(
         prepared.statement,
-        data.configs,
+        configs,
         data.baseline_index,
         setup=prepared.setup,
         n_jobs_keywords=prepared.n_jobs_keywords,
         interleaved=data.interleaved,
         interrupted=data.interrupted_at is not None,
-        notes=data.notes,
+        notes=[*data.notes, *warnings],
+        no_effect=no_effect,
         environment=collect(),
         precision=precision,
     )
+
+
+def preset_n_jobs(prepared: PreparedStatement, namespace: dict[str, Any]) -> dict[str, object]:
+    """Objects the statement uses whose n_jobs was already set (directly or, for
+    scikit-learn meta-estimators, on an inner estimator): ``{name: n_jobs}``."""
+    import inspect
+
+    found: dict[str, object] = {}
+    for name in prepared.names():
+        obj = namespace.get(name)
+        if (
+            obj is None
+            or inspect.ismodule(obj)
+            or inspect.isclass(obj)
+            or (callable(obj) and (inspect.isfunction(obj) or inspect.isbuiltin(obj)))
+        ):
+            continue
+        value = getattr(obj, "n_jobs", None)
+        if value is None and hasattr(obj, "get_params"):
+            try:
+                params = obj.get_params(deep=True)
+            except Exception:  # not a scikit-learn estimator after all
+                params = {}
+            value = next(
+                (v for k, v in params.items() if k.endswith("n_jobs") and v is not None), None
+            )
+        if value is not None and not isinstance(value, bool) and isinstance(value, int):
+            found[name] = value
+    return found
 
 
 def build_result(
@@ -564,6 +659,7 @@ def build_result(
     interleaved: bool = False,
     interrupted: bool = False,
     notes: Sequence[str] = (),
+    no_effect: str = "",
     environment: dict[str, Any] | None = None,
     precision: int = _options.DEFAULT_PRECISION,
 ) -> ParCompareResult:
@@ -586,6 +682,7 @@ def build_result(
         n_jobs_keywords_rewritten=n_jobs_keywords,
         interleaved=interleaved,
         interrupted=interrupted,
+        no_effect=no_effect,
         environment=environment,
         warnings=warnings,
         precision=precision,

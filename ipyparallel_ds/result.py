@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,20 @@ class ConfigTiming:
     speedup: float = math.nan
     speedup_ci: tuple[float, float] = (math.nan, math.nan)
     efficiency: float = math.nan
+    # What really ran during the timed runs (empty/None when it was not observed).
+    backend: str = ""
+    workers_used: int | None = None
+    parallel_calls: int | None = None
+    cpu_time: float = math.nan
+    effective_n_jobs: tuple[int, ...] = ()
+    nested_calls: int = 0
+    pool_changed: bool = False
+
+    @property
+    def cpu_utilisation(self) -> float:
+        """CPU time of the kernel and its workers over wall time x workers (1.0 = all busy)."""
+        wall = math.fsum(self.all_runs)
+        return self.cpu_time / (wall * self.workers) if wall > 0 else math.nan
 
     @property
     def repeat(self) -> int:
@@ -138,9 +153,10 @@ class ConfigTiming:
         """Raw fields and derived statistics as plain Python values."""
         data = asdict(self)
         data["speedup_ci"] = list(self.speedup_ci)
-        for name in ("all_runs", "warmup_calls", "paired_baseline"):
+        for name in ("all_runs", "warmup_calls", "paired_baseline", "effective_n_jobs"):
             data[name] = list(data[name])
         data.update(
+            cpu_utilisation=self.cpu_utilisation,
             repeat=self.repeat,
             timings=list(self.timings),
             best=self.best,
@@ -229,6 +245,8 @@ class ParCompareResult:
         Whether baseline runs were interleaved with each config's runs.
     interrupted : bool
         True when the sweep was stopped with Ctrl-C; ``configs`` then holds what was measured.
+    no_effect : str
+        Why n_jobs had no effect on the statement, in words; empty when it had one.
     environment : dict
         Versions, core counts and BLAS/OpenMP thread pools of the machine.
     warnings : list of str
@@ -244,6 +262,7 @@ class ParCompareResult:
     n_jobs_keywords_rewritten: int = 0
     interleaved: bool = False
     interrupted: bool = False
+    no_effect: str = ""
     environment: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     precision: int = 3
@@ -271,6 +290,48 @@ class ParCompareResult:
         """One plain sentence for a learner, computed from the measured numbers."""
         return _summary(self)
 
+    @cached_property
+    def scaling(self):
+        """The fitted scaling model (:class:`~ipyparallel_ds.insight.Scaling`), or None with
+        fewer than two measured worker counts."""
+        from .insight import fit_scaling
+
+        return fit_scaling(self.configs)
+
+    @property
+    def recommended(self) -> ConfigTiming | None:
+        """The config of :attr:`recommended_n_jobs`."""
+        from .insight import recommended_config
+
+        return recommended_config(self.configs)
+
+    @property
+    def recommended_n_jobs(self) -> int | None:
+        """The smallest n_jobs whose warm median is within 5 % of the best one."""
+        config = self.recommended
+        return None if config is None else config.n_jobs
+
+    @property
+    def break_even_calls(self) -> int | None:
+        """Calls of the statement before the recommended (or else the fastest) parallel value
+        pays back its first-call start-up cost; None means never (it saves nothing per call)."""
+        from .insight import break_even_calls
+
+        target = self._parallel_choice()
+        return None if target is None else break_even_calls(target, self.baseline)
+
+    def _parallel_choice(self) -> ConfigTiming | None:
+        chosen = self.recommended
+        if chosen is not None and chosen.workers > self.baseline.workers:
+            return chosen
+        others = [c for c in self.configs if c.timings and c.workers > self.baseline.workers]
+        return min(others, key=lambda c: c.median) if others else None
+
+    @property
+    def verdict(self) -> str:
+        """Two or three plain sentences for a learner, every one computed from the numbers."""
+        return _verdict(self)
+
     # -- export --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Everything measured and derived, as JSON-compatible Python values."""
@@ -283,6 +344,11 @@ class ParCompareResult:
             "interleaved": self.interleaved,
             "interrupted": self.interrupted,
             "summary": self.summary,
+            "verdict": self.verdict,
+            "no_effect": self.no_effect,
+            "recommended_n_jobs": self.recommended_n_jobs,
+            "break_even_calls": self.break_even_calls,
+            "scaling": None if self.scaling is None else self.scaling.to_dict(),
             "warnings": list(self.warnings),
             "environment": self.environment,
             "precision": self.precision,
@@ -380,7 +446,7 @@ class ParCompareResult:
         parts = [self.table(), ""]
         if len(self.configs) > 1 and any(not math.isnan(c.speedup) for c in self.configs[1:]):
             parts += [self.text_chart(), ""]
-        parts.append(self.summary)
+        parts.append(self.verdict)
         parts += [f"Warning: {w}" for w in self.warnings]
         return "\n".join(parts)
 
@@ -389,7 +455,7 @@ class ParCompareResult:
 
     def __repr__(self) -> str:
         values = ",".join(c.label.split()[0] for c in self.configs)
-        return f"<ParCompareResult n_jobs={values}: {self.summary}>"
+        return f"<ParCompareResult n_jobs={values}: {self.verdict}>"
 
     def _repr_pretty_(self, printer, cycle) -> None:
         printer.text(self.report())
@@ -415,7 +481,27 @@ def _finite(data: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- report text --------------------------------------------------------------------------
-_HEADERS = ("n_jobs", "workers", "first call", "warm (median ± IQR)", "speedup", "efficiency")
+_HEADERS = (
+    "n_jobs",
+    "workers",
+    "ran on",
+    "first call",
+    "warm (median ± IQR)",
+    "speedup",
+    "efficiency",
+)
+
+
+def _ran_on(config: ConfigTiming) -> str:
+    """What really ran, in a few words (``-`` when it was not observed)."""
+    if config.parallel_calls is None:
+        return "-"
+    if config.parallel_calls == 0:
+        return "no joblib call"
+    if config.backend.startswith("sequential"):
+        return "1 (sequential)"
+    used = config.workers_used if config.workers_used is not None else config.workers
+    return f"{used} {config.backend}"
 
 
 def _cells(result: ParCompareResult, config: ConfigTiming) -> tuple[str, ...]:
@@ -430,6 +516,7 @@ def _cells(result: ParCompareResult, config: ConfigTiming) -> tuple[str, ...]:
     return (
         str(config.n_jobs),
         str(config.workers),
+        _ran_on(config),
         format_time(config.first_call, p),
         f"{format_time(config.median, p)} ± {format_time(config.iqr, p)}"
         if config.timings
@@ -446,7 +533,7 @@ def _text_table(result: ParCompareResult) -> str:
     for row in rows:
         # Numbers right-aligned, the speedup column left-aligned so its interval lines up.
         cells = [
-            cell.ljust(width) if i == 4 else cell.rjust(width)
+            cell.ljust(width) if i in (2, 5) else cell.rjust(width)
             for i, (cell, width) in enumerate(zip(row, widths, strict=False))
         ]
         lines.append("  ".join(cells).rstrip())
@@ -459,7 +546,7 @@ def _html_table(result: ParCompareResult) -> str:
         "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in _cells(result, c)) + "</tr>"
         for c in result.configs
     )
-    notes = f"<p>{html.escape(result.summary)}</p>"
+    notes = f"<p>{html.escape(result.verdict)}</p>"
     notes += "".join(f"<p><b>Warning:</b> {html.escape(w)}</p>" for w in result.warnings)
     return (
         f"<div><p><code>{html.escape(result.statement)}</code></p>"
@@ -557,3 +644,78 @@ def stability_warnings(configs: Sequence[ConfigTiming]) -> list[str]:
                 "warm when timing began."
             )
     return warnings
+
+
+def _verdict(result: ParCompareResult) -> str:
+    """Speed, start-up and recommendation, each sentence computed from the measurement."""
+    p = result.precision
+    if len(result.configs) < 2:
+        return result.summary
+    if result.no_effect:
+        return (
+            f"n_jobs had no effect on this statement: {result.no_effect}, so the differences "
+            "between the values are measurement noise; the warnings say how to change that."
+        )
+    base = result.baseline
+    target = result._parallel_choice()
+    if target is None or math.isnan(target.speedup):
+        return result.summary
+    sentences = [_speed_sentence(result, target)]
+    startup = target.startup_cost
+    if startup > 0:
+        calls = result.break_even_calls
+        payback = (
+            "it never pays that back, since its warm calls are no faster"
+            if calls is None
+            else f"it pays that back after {calls} call{'s' if calls != 1 else ''}"
+        )
+        sentences.append(
+            f"Its first call took {format_time(target.first_call, p)} while the workers "
+            f"started, {format_time(startup, p)} more than a warm call, and {payback}."
+        )
+    recommended = result.recommended
+    if recommended is not None:
+        why = (
+            "the fewest workers within 5 % of the fastest"
+            if recommended.workers > base.workers
+            else f"no parallel value was more than 5 % faster than n_jobs={base.n_jobs}"
+        )
+        text = f"Recommended: n_jobs={recommended.n_jobs} ({why})"
+        scaling = result.scaling
+        # Only where the measurement shows a speedup the model explains: a slowdown is
+        # overhead, which two points cannot tell apart from a serial fraction.
+        credible = (
+            scaling is not None
+            and target.speedup_ci[0] > 1.0
+            and 0.005 <= scaling.serial_fraction < 0.99
+            and scaling.residual < 0.1
+        )
+        if credible:
+            limit = scaling.max_speedup
+            source = "two worker counts" if len(scaling.points) == 2 else "the fit"
+            text += (
+                f"; the serial fraction measured from {source} ({scaling.serial_fraction:.2f}, "
+                f"Amdahl's law) would limit any number of cores to {limit:.0f}×"
+            )
+        sentences.append(text + ".")
+    return " ".join(sentences)
+
+
+def _speed_sentence(result: ParCompareResult, config: ConfigTiming) -> str:
+    base = result.baseline
+    low, high = config.speedup_ci
+    name, reference = f"n_jobs={config.n_jobs}", f"n_jobs={base.n_jobs}"
+    if low > 1.0:
+        return (
+            f"Once its workers run, {name} is {config.speedup:.2f}× as fast as {reference} "
+            f"({config.efficiency * 100:.0f} % efficiency)."
+        )
+    if high < 1.0:
+        return (
+            f"{name} is slower than {reference} even with its workers running "
+            f"({config.speedup:.2f}× the speed): here parallel work costs more than it saves."
+        )
+    return (
+        f"{name} is not measurably faster than {reference} "
+        f"({config.speedup:.2f}×, 95 % interval {low:.2f}-{high:.2f})."
+    )

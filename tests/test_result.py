@@ -92,9 +92,10 @@ def test_table_has_every_column_and_the_interval():
     r = result(config(1, 1, SERIAL), config(2, 2, PARALLEL, paired=SERIAL))
     table = r.table().splitlines()
     assert table[0].split() == [
-        "n_jobs", "workers", "first", "call", "warm", "(median", "±", "IQR)", "speedup",
-        "efficiency",
+        "n_jobs", "workers", "ran", "on", "first", "call", "warm", "(median", "±", "IQR)",
+        "speedup", "efficiency",
     ]  # fmt: skip
+    assert table[1].split()[2] == "-"  # what ran was not observed in synthetic results
     assert table[1].split()[:2] == ["1", "1"]
     low, high = r.configs[1].speedup_ci
     assert f"{r.configs[1].speedup:.2f}× [{low:.2f}, {high:.2f}]" in table[2]
@@ -175,5 +176,5 @@ def test_interrupted_before_warm_runs_shows_first_calls_only():
     r = ParCompareResult(statement="f()", configs=with_speedups([serial, parallel], 0))
     assert "Stopped before warm runs" in r.summary and format_time(2.5) in r.summary
     rows = r.table().splitlines()[1:]
-    assert all(row.split()[4:] == ["-", "-", "-"] for row in rows)  # after "700 ms"
+    assert all(row.split()[5:] == ["-", "-", "-"] for row in rows)  # after "700 ms"
     assert json.loads(r.to_json())["configs"][1]["median"] is None

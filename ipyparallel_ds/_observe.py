@@ -1,0 +1,207 @@
+"""Find out what really ran during the timed runs: joblib calls, workers, CPU time.
+
+Around each timed run the observer snapshots the CPU time of the kernel, its Python threads
+and its child processes (psutil), and counts the joblib ``Parallel`` calls the statement made
+by wrapping ``Parallel.__call__`` for the duration of the sweep only (a context manager that
+always puts it back). None of this runs inside the timed region.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+# A process or thread did work in a run if it used at least this much CPU: 5 ms, or 2 % of
+# the run's wall time, whichever is more (idle workers and helper threads use far less).
+_MIN_CPU_SECONDS = 0.005
+_MIN_CPU_SHARE = 0.02
+
+
+@dataclass
+class CallRecord:
+    """One ``joblib.Parallel`` call made in the kernel."""
+
+    backend: str
+    n_jobs: int
+    depth: int  # 0 for a top-level call, 1+ when made inside another Parallel call
+
+
+@dataclass
+class ValueObservation:
+    """What was seen over the timed runs of one n_jobs value."""
+
+    calls: list[CallRecord] = field(default_factory=list)
+    statement_calls: int = 0
+    cpu_time: float = 0.0
+    active_pids: set[int] = field(default_factory=set)
+    active_threads: set[int] = field(default_factory=set)
+    worker_pids_per_run: list[frozenset[int]] = field(default_factory=list)
+
+    @property
+    def backends(self) -> list[str]:
+        return sorted({c.backend for c in self.calls})
+
+    @property
+    def parallel_calls(self) -> int:
+        """joblib Parallel calls per call of the statement (rounded)."""
+        if not self.statement_calls:
+            return 0
+        return round(len(self.calls) / self.statement_calls)
+
+    @property
+    def effective_n_jobs(self) -> list[int]:
+        return sorted({c.n_jobs for c in self.calls if c.depth == 0})
+
+    @property
+    def nested_calls(self) -> int:
+        return sum(1 for c in self.calls if c.depth > 0)
+
+    @property
+    def pool_changed(self) -> bool:
+        """Worker processes were replaced between timed runs (so some runs were cold)."""
+        seen = [pids for pids in self.worker_pids_per_run if pids]
+        return any(later - earlier for earlier, later in pairwise(seen))
+
+    def workers_used(self, threads: bool) -> int:
+        """Workers that did work: child processes, or threads for thread backends; at least 1
+        (the kernel itself)."""
+        count = len(self.active_threads) if threads else len(self.active_pids)
+        return max(count, 1)
+
+
+def _backend_name(backend: object) -> str:
+    """``LokyBackend`` -> ``loky``, ``ThreadingBackend`` -> ``threading``, ..."""
+    name = type(backend).__name__
+    return (name[: -len("Backend")] if name.endswith("Backend") else name).lower()
+
+
+class Observer:
+    """Observes timed runs; use as a context manager around the sweep."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._process = psutil.Process(os.getpid())
+        self._local = threading.local()
+        self._records: list[CallRecord] = []
+        self.values: dict[int, ValueObservation] = {}
+        self._snapshot: tuple | None = None
+
+    # -- joblib calls ------------------------------------------------------------------
+    @contextmanager
+    def _counting_parallel_calls(self) -> Iterator[None]:
+        from joblib.parallel import Parallel
+
+        original = Parallel.__call__
+        observer = self
+
+        def observed_call(parallel, iterable):
+            depth = getattr(observer._local, "depth", 0)
+            try:
+                n_jobs = int(parallel._effective_n_jobs())
+            except Exception:  # an invalid n_jobs: let joblib raise its own error
+                n_jobs = -1
+            observer._records.append(CallRecord(_backend_name(parallel._backend), n_jobs, depth))
+            observer._local.depth = depth + 1
+            try:
+                return original(parallel, iterable)
+            finally:
+                observer._local.depth = depth
+
+        Parallel.__call__ = observed_call
+        try:
+            yield
+        finally:
+            Parallel.__call__ = original
+
+    def __enter__(self) -> Observer:
+        self._patch = self._counting_parallel_calls()
+        self._patch.__enter__()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._patch.__exit__(*exc_info)
+
+    # -- CPU snapshots -----------------------------------------------------------------
+    def _children(self) -> dict[int, float]:
+        import psutil
+
+        times = {}
+        for child in self._process.children(recursive=True):
+            try:
+                cpu = child.cpu_times()
+                times[child.pid] = cpu.user + cpu.system
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return times
+
+    def _threads(self) -> dict[int, float]:
+        python_threads = {t.native_id for t in threading.enumerate()}
+        main = threading.main_thread().native_id
+        return {
+            t.id: t.user_time + t.system_time
+            for t in self._process.threads()
+            if t.id in python_threads and t.id != main
+        }
+
+    def _kernel_cpu(self) -> float:
+        cpu = self._process.cpu_times()
+        return cpu.user + cpu.system
+
+    def before(self, n_jobs: int) -> None:
+        """Snapshot before a timed run at ``n_jobs``."""
+        self._snapshot = (
+            len(self._records),
+            self._kernel_cpu(),
+            self._children(),
+            self._threads(),
+        )
+
+    def after(self, n_jobs: int, seconds: float, loops: int) -> None:
+        """Account a timed run of ``loops`` calls that took ``seconds``."""
+        if self._snapshot is None:
+            return
+        first_record, kernel_before, children_before, threads_before = self._snapshot
+        self._snapshot = None
+        value = self.values.setdefault(n_jobs, ValueObservation())
+        value.calls.extend(self._records[first_record:])
+        value.statement_calls += loops
+        threshold = max(_MIN_CPU_SECONDS, _MIN_CPU_SHARE * seconds)
+        children_after = self._children()
+        child_cpu = 0.0
+        for pid, cpu in children_after.items():
+            used = cpu - children_before.get(pid, 0.0)
+            child_cpu += max(used, 0.0)
+            if used >= threshold:
+                value.active_pids.add(pid)
+        for tid, cpu in self._threads().items():
+            if cpu - threads_before.get(tid, 0.0) >= threshold:
+                value.active_threads.add(tid)
+        value.cpu_time += max(self._kernel_cpu() - kernel_before, 0.0) + child_cpu
+        value.worker_pids_per_run.append(frozenset(children_after) - {os.getpid()})
+
+    def fields(self, config):
+        """``config`` with what was observed over its timed runs filled in."""
+        from dataclasses import replace
+
+        value = self.values.get(config.n_jobs)
+        if value is None:
+            return config
+        threads = any("threading" in b for b in value.backends)
+        backend = ", ".join(value.backends) if value.calls else "none"
+        if value.calls and value.effective_n_jobs == [1]:
+            backend = f"sequential ({backend})"  # joblib's one-worker fallback
+        return replace(
+            config,
+            backend=backend,
+            workers_used=value.workers_used(threads) if config.workers > 1 else 1,
+            parallel_calls=value.parallel_calls,
+            cpu_time=value.cpu_time,
+            effective_n_jobs=tuple(value.effective_n_jobs),
+            nested_calls=value.nested_calls,
+            pool_changed=value.pool_changed and config.workers > 1,
+        )
