@@ -72,6 +72,7 @@ def plot(
     statistic: str = "median",
     log_scale: bool = False,
     show_first_call: bool = True,
+    show_fit: bool = True,
 ) -> Axes:
     """Draw time, speedup or efficiency against the effective worker count.
 
@@ -90,6 +91,10 @@ def plot(
         Logarithmic y axis.
     show_first_call : bool
         Mark first-call times on the time view.
+    show_fit : bool
+        Draw the fitted scaling model (see ``result.scaling``) on the time and speedup views,
+        extrapolated to twice the largest measured worker count. The recommended n_jobs is
+        marked on every view.
 
     Returns
     -------
@@ -145,6 +150,10 @@ def plot(
         else:
             ax.axhline(100.0, linestyle="--", color="grey", label="ideal (100 %)")
 
+    if show_fit and metric in ("time", "speedup"):
+        _draw_fit(ax, result, metric)
+    _mark_recommended(ax, result, metric, statistic)
+
     ticks = _x_labels(result.configs)
     ax.set_xticks(sorted(ticks), [ticks[w] for w in sorted(ticks)])
     cores = result.environment.get("cores", {}).get("usable")
@@ -157,6 +166,44 @@ def plot(
     ax.legend(loc="best", fontsize=8)
     ax.grid(True, alpha=0.3)
     return ax
+
+
+def _draw_fit(ax: Axes, result: ParCompareResult, metric: str) -> None:
+    scaling = result.scaling
+    if scaling is None:
+        return
+    top = 2 * max(p for p, _ in scaling.points)
+    steps = 60
+    low = min(p for p, _ in scaling.points)
+    ps = [low + (top - low) * i / steps for i in range(steps + 1)]
+    base_workers = result.baseline.workers
+    if metric == "time":
+        ys = [scaling.time(p) for p in ps]
+    else:  # speedup relative to the baseline, which may itself have several workers
+        ys = [scaling.time(base_workers) / scaling.time(p) for p in ps]
+    s = scaling.serial_fraction
+    ax.plot(ps, ys, ":", color="tab:green", label=f"fitted (serial fraction {s:.2f})")
+
+
+def _mark_recommended(ax: Axes, result: ParCompareResult, metric: str, statistic: str) -> None:
+    chosen = result.recommended
+    if chosen is None:
+        return
+    if metric == "time":
+        y = _stat(chosen, statistic)
+    else:
+        y = _speedup(result, chosen, statistic)
+        if metric == "efficiency":
+            y *= 100.0 * result.baseline.workers / chosen.workers
+    ax.plot(
+        [chosen.workers],
+        [y],
+        marker="*",
+        markersize=16,
+        linestyle="none",
+        color="tab:red",
+        label=f"recommended: n_jobs={chosen.n_jobs}",
+    )
 
 
 def save_axes(ax: Axes, fmt: str = "png") -> bytes:

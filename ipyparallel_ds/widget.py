@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 
 class ParCompareWidget(widgets.VBox):
-    """Chart of a result with controls for metric, statistic, log scale and first calls.
+    """Chart of a result with controls for metric, statistic, log scale, first calls and the
+    fitted scaling model.
 
     Besides the widget view, its display bundle carries ``image/png`` of the current chart and
     ``text/plain`` of the table, so the chart still shows where widgets cannot (nbconvert,
@@ -41,15 +42,20 @@ class ParCompareWidget(widgets.VBox):
         )
         self.log_scale = widgets.Checkbox(value=False, description="log scale", indent=False)
         self.first_calls = widgets.Checkbox(value=True, description="first calls", indent=False)
+        self.fit = widgets.Checkbox(value=True, description="fitted model", indent=False)
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="640px"))
         self.caption = widgets.HTML()
         self.axes_label = ""
         controls = widgets.VBox(
-            [self.metric, self.statistic, widgets.HBox([self.log_scale, self.first_calls])]
+            [
+                self.metric,
+                self.statistic,
+                widgets.HBox([self.log_scale, self.first_calls, self.fit]),
+            ]
         )
         super().__init__(children=[controls, self.image, self.caption], **kwargs)
         self.add_class("parcompare-widget")
-        for control in (self.metric, self.statistic, self.log_scale, self.first_calls):
+        for control in (self.metric, self.statistic, self.log_scale, self.first_calls, self.fit):
             control.observe(self._redraw, names="value")
         self._redraw()
 
@@ -59,6 +65,7 @@ class ParCompareWidget(widgets.VBox):
             "statistic": self.statistic.value,
             "log_scale": self.log_scale.value,
             "show_first_call": self.first_calls.value,
+            "show_fit": self.fit.value,
         }
 
     def _redraw(self, change: Any = None) -> None:

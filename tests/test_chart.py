@@ -151,7 +151,9 @@ def test_widget_controls_redraw_from_the_stored_result(monkeypatch):
     images.add(box.image.value)
     box.first_calls.value = False
     images.add(box.image.value)
-    assert len(images) == 6  # every control changed the picture
+    box.fit.value = False
+    images.add(box.image.value)
+    assert len(images) == 7  # every control changed the picture
     assert calls == []  # and nothing was measured again
 
 
