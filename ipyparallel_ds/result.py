@@ -588,7 +588,7 @@ def _summary(result: ParCompareResult) -> str:
             "so there is nothing to compare it with; pass more values with -j."
         )
     best = max(others, key=lambda c: c.speedup)
-    low, high = best.speedup_ci
+    low, high = _shown_interval(best)
     name = f"n_jobs={best.n_jobs}"
     workers = f"{best.workers} worker{'s' if best.workers != 1 else ''}"
     if low > 1.0:
@@ -646,6 +646,13 @@ def stability_warnings(configs: Sequence[ConfigTiming]) -> list[str]:
     return warnings
 
 
+def _shown_interval(config: ConfigTiming) -> tuple[float, float]:
+    """The speedup interval as printed (two decimals), so that the words never contradict the
+    numbers next to them: an interval shown as [0.97, 1.00] is not called "slower"."""
+    low, high = config.speedup_ci
+    return round(low, 2), round(high, 2)
+
+
 def _verdict(result: ParCompareResult) -> str:
     """Speed, start-up and recommendation, each sentence computed from the measurement."""
     p = result.precision
@@ -686,7 +693,7 @@ def _verdict(result: ParCompareResult) -> str:
         # overhead, which two points cannot tell apart from a serial fraction.
         credible = (
             scaling is not None
-            and target.speedup_ci[0] > 1.0
+            and _shown_interval(target)[0] > 1.0
             and 0.005 <= scaling.serial_fraction < 0.99
             and scaling.residual < 0.1
         )
@@ -703,7 +710,7 @@ def _verdict(result: ParCompareResult) -> str:
 
 def _speed_sentence(result: ParCompareResult, config: ConfigTiming) -> str:
     base = result.baseline
-    low, high = config.speedup_ci
+    low, high = _shown_interval(config)
     name, reference = f"n_jobs={config.n_jobs}", f"n_jobs={base.n_jobs}"
     if low > 1.0:
         return (
