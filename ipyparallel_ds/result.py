@@ -688,6 +688,11 @@ def _verdict(result: ParCompareResult) -> str:
             else f"no parallel value was more than 5 % faster than n_jobs={base.n_jobs}"
         )
         text = f"Recommended: n_jobs={recommended.n_jobs} ({why})"
+        if recommended.workers > base.workers and not _shown_interval(recommended)[0] > 1.0:
+            text += (
+                ", though its advantage is within the noise of this measurement (more runs "
+                "with -r would settle it)"
+            )
         scaling = result.scaling
         # Only where the measurement shows a speedup the model explains: a slowdown is
         # overhead, which two points cannot tell apart from a serial fraction.

@@ -205,3 +205,14 @@ def test_pool_changed_during_timed_runs_is_reported(tiny):
     r = tiny.run_line_magic("parcompare", "-o -q -j 1,2 -n1 -r4 restart_pool_sometimes()")
     assert r.configs[1].pool_changed
     assert any("worker processes changed" in w for w in r.warnings)
+
+
+def test_recommending_a_value_within_the_noise_says_so():
+    configs = [
+        timing(1, 1.0, spread=(0.8, 1.0, 1.2)),
+        timing(2, 0.9, spread=(0.7, 1.0, 1.3), first=2.0),
+    ]
+    result = build_result("f()", configs, 0, environment={"cores": {"usable": 2}})
+    assert result.recommended_n_jobs == 2
+    assert "not measurably faster" in result.verdict
+    assert "within the noise" in result.verdict
