@@ -8,6 +8,7 @@ always puts it back). None of this runs inside the timed region.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Iterator
@@ -40,6 +41,11 @@ class ValueObservation:
     active_pids: set[int] = field(default_factory=set)
     active_threads: set[int] = field(default_factory=set)
     worker_pids_per_run: list[frozenset[int]] = field(default_factory=list)
+    peak_memory: float = 0.0
+    peak_children_memory: float = 0.0
+    peak_rss: float = 0.0
+    idle_children_memory: float = 0.0
+    first_call_memory: float = 0.0
 
     @property
     def backends(self) -> list[str]:
@@ -82,7 +88,9 @@ def _backend_name(backend: object) -> str:
 class Observer:
     """Observes timed runs; use as a context manager around the sweep."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, workers: dict[int, int] | None = None, memory_interval: float | None = None
+    ) -> None:
         import psutil
 
         self._process = psutil.Process(os.getpid())
@@ -90,6 +98,20 @@ class Observer:
         self._records: list[CallRecord] = []
         self.values: dict[int, ValueObservation] = {}
         self._snapshot: tuple | None = None
+        self.workers = workers or {}
+        self.memory_interval = memory_interval
+        self.tree = None
+        self.kernel_baseline = math.nan
+        if memory_interval is not None:
+            from ._memory import ProcessTree
+
+            self.tree = ProcessTree()
+            self.kernel_baseline = self.tree.kernel()
+        self._sampler = None
+
+    @property
+    def memory_method(self) -> str:
+        return self.tree.method if self.tree is not None else ""
 
     # -- joblib calls ------------------------------------------------------------------
     @contextmanager
@@ -140,7 +162,9 @@ class Observer:
         return times
 
     def _threads(self) -> dict[int, float]:
-        python_threads = {t.native_id for t in threading.enumerate()}
+        python_threads = {
+            t.native_id for t in threading.enumerate() if t.name != "parcompare-memory"
+        }
         main = threading.main_thread().native_id
         return {
             t.id: t.user_time + t.system_time
@@ -152,6 +176,19 @@ class Observer:
         cpu = self._process.cpu_times()
         return cpu.user + cpu.system
 
+    @contextmanager
+    def first_call(self, n_jobs: int) -> Iterator[None]:
+        """Sample memory during a first call (for the memory guard's estimates only)."""
+        if self.tree is None:
+            yield
+            return
+        from ._memory import PeakSampler
+
+        with PeakSampler(self.tree, self.memory_interval, self.workers.get(n_jobs, 1) > 1) as s:
+            yield
+        value = self.values.setdefault(n_jobs, ValueObservation())
+        value.first_call_memory = s.peak
+
     def before(self, n_jobs: int) -> None:
         """Snapshot before a timed run at ``n_jobs``."""
         self._snapshot = (
@@ -160,14 +197,30 @@ class Observer:
             self._children(),
             self._threads(),
         )
+        if self.tree is not None:
+            from ._memory import PeakSampler
+
+            with_children = self.workers.get(n_jobs, 1) > 1
+            self._sampler = PeakSampler(self.tree, self.memory_interval, with_children)
+            self._sampler.__enter__()
 
     def after(self, n_jobs: int, seconds: float, loops: int) -> None:
         """Account a timed run of ``loops`` calls that took ``seconds``."""
+        sampler, self._sampler = self._sampler, None
+        if sampler is not None:
+            sampler.__exit__(None, None, None)
         if self._snapshot is None:
             return
         first_record, kernel_before, children_before, threads_before = self._snapshot
         self._snapshot = None
         value = self.values.setdefault(n_jobs, ValueObservation())
+        if sampler is not None and sampler.peak > value.peak_memory:
+            value.peak_memory = sampler.peak
+            value.peak_children_memory = sampler.peak_children
+            value.peak_rss = sampler.peak_rss
+        if sampler is not None and sampler.with_children:
+            value.idle_children_memory = sum(self.tree.children().values())
+        sampler_cpu = sampler.cpu_time if sampler is not None else 0.0
         value.calls.extend(self._records[first_record:])
         value.statement_calls += loops
         threshold = max(_MIN_CPU_SECONDS, _MIN_CPU_SHARE * seconds)
@@ -181,7 +234,8 @@ class Observer:
         for tid, cpu in self._threads().items():
             if cpu - threads_before.get(tid, 0.0) >= threshold:
                 value.active_threads.add(tid)
-        value.cpu_time += max(self._kernel_cpu() - kernel_before, 0.0) + child_cpu
+        kernel_cpu = self._kernel_cpu() - kernel_before - sampler_cpu
+        value.cpu_time += max(kernel_cpu, 0.0) + child_cpu
         value.worker_pids_per_run.append(frozenset(children_after) - {os.getpid()})
 
     def fields(self, config):
@@ -204,4 +258,56 @@ class Observer:
             effective_n_jobs=tuple(value.effective_n_jobs),
             nested_calls=value.nested_calls,
             pool_changed=value.pool_changed and config.workers > 1,
+            **self._memory_fields(config, value),
         )
+
+    def _memory_fields(self, config, value: ValueObservation) -> dict:
+        if self.tree is None or not value.peak_memory:
+            return {}
+        workers = max(config.workers, 1)
+        return {
+            "peak_memory": value.peak_memory,
+            "memory_increase": value.peak_memory - self.kernel_baseline,
+            "memory_method": self.tree.method,
+            "memory_per_worker": value.peak_children_memory / workers
+            if config.workers > 1
+            else math.nan,
+            "idle_worker_memory": value.idle_children_memory if config.workers > 1 else math.nan,
+            "rss_total": value.peak_rss,
+        }
+
+    def estimate_peak(self, workers: int) -> tuple[float, str] | None:
+        """Estimated peak memory of the tree with ``workers`` workers, from what was measured
+        at smaller values: the kernel's peak plus per-worker growth times workers. None when
+        memory is not sampled or nothing was measured yet."""
+        if self.tree is None:
+            return None
+        serial = [
+            v
+            for k, v in self.values.items()
+            if self.workers.get(k, 1) == 1 and (v.peak_memory or v.first_call_memory)
+        ]
+        parallel = [
+            (v.peak_children_memory / self.workers[k], v.peak_memory - v.peak_children_memory)
+            for k, v in self.values.items()
+            if self.workers.get(k, 1) > 1 and v.peak_memory
+        ]
+        if parallel:
+            per_worker = max(p for p, _ in parallel)
+            kernel = max(k for _, k in parallel)
+            how = "per worker as measured at a smaller n_jobs"
+        elif serial:
+            kernel = max(max(v.peak_memory, v.first_call_memory) for v in serial)
+            per_worker = max(kernel - self.kernel_baseline, 0.0)
+            how = "per worker as the kernel grew during a serial call"
+        else:
+            return None
+        return kernel + workers * per_worker, (
+            f"kernel {_fmt(kernel)} + {workers} workers x {_fmt(per_worker)} ({how})"
+        )
+
+
+def _fmt(size: float) -> str:
+    from ._memory import format_bytes
+
+    return format_bytes(size)

@@ -13,7 +13,7 @@ How a sweep measures (see ``docs/how-it-measures.md``):
    then needs no worker pool), each timed run of the value is paired with a timed run of the
    baseline, so that a drift in machine speed hits both sides of the speedup alike. With
    ``repeat`` unset, rounds go on until the speedup's 95 % interval is within 5 % of it
-   (3 to 6 rounds).
+   (3 to 5 rounds).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import itertools
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -83,6 +84,11 @@ class PreparedStatement:
     n_jobs_keywords: int
     nested_n_jobs: bool = False
     setup_n_jobs_keywords: int = 0
+
+    @property
+    def returns_value(self) -> bool:
+        """Whether the statement ends with an expression (whose value can be compared)."""
+        return bool(self.stmt_ast.body) and isinstance(self.stmt_ast.body[-1], ast.Expr)
 
     def names(self) -> list[str]:
         """Names the statement reads (to look for objects built before it)."""
@@ -191,12 +197,24 @@ def _has_nested_n_jobs(tree: ast.AST) -> bool:
 _TEMPLATE = """
 def inner(_it, _timer):
     setup
+    _parcompare_value = None
     _t0 = _timer()
     for _i in _it:
         stmt
     _t1 = _timer()
-    return _t1 - _t0
+    return _t1 - _t0, _parcompare_value
 """
+_VALUE = "_parcompare_value"
+
+
+def _keeping_value(stmt: ast.Module) -> ast.Module:
+    """The statement with its final expression's value stored in ``_parcompare_value``, so
+    that results can be compared across n_jobs values (one local assignment per loop)."""
+    if stmt.body and isinstance(stmt.body[-1], ast.Expr):
+        last = stmt.body[-1]
+        target = ast.Name(id=_VALUE, ctx=ast.Store())
+        stmt.body[-1] = ast.copy_location(ast.Assign(targets=[target], value=last.value), last)
+    return stmt
 
 
 class _FillTemplate(ast.NodeTransformer):
@@ -236,16 +254,21 @@ class StatementTimer:
         *,
         clock: Callable[[], float] = time.perf_counter,
         compiler: Callable[..., Any] = compile,
+        keep_values: bool = False,
     ) -> None:
         self.prepared = prepared
         self.namespace = namespace
         self.clock = clock
         self.compiler = compiler
-        self._functions: dict[int, Callable[..., float]] = {}
+        self.keep_values = keep_values
+        self.first_values: dict[int, Any] = {}
+        self._functions: dict[int, Callable[..., tuple[float, Any]]] = {}
 
     def _function(self, n_jobs: int) -> Callable[..., float]:
         if n_jobs not in self._functions:
             stmt = _NJobsKeywords(n_jobs).visit(copy.deepcopy(self.prepared.stmt_ast))
+            if self.keep_values:
+                stmt = _keeping_value(stmt)
             setup = copy.deepcopy(self.prepared.setup_ast)
             tree = _FillTemplate(setup, stmt).visit(ast.parse(_TEMPLATE))
             code = self.compiler(ast.fix_missing_locations(tree), "<parcompare>", "exec")
@@ -265,10 +288,13 @@ class StatementTimer:
             gc_was_enabled = gc.isenabled()
             gc.disable()
             try:
-                return inner(itertools.repeat(None, number), self.clock)
+                seconds, value = inner(itertools.repeat(None, number), self.clock)
             finally:
                 if gc_was_enabled:
                     gc.enable()
+        if self.keep_values and n_jobs not in self.first_values:
+            self.first_values[n_jobs] = value
+        return seconds
 
 
 # -- the plan --------------------------------------------------------------------------------
@@ -279,14 +305,27 @@ class Plan:
     n_jobs: tuple[int, ...]
     number: int = 0
     repeat: int | None = None
+    memory: bool | None = None  # None: sample when it is cheap
+    max_memory: tuple[str, float] = ("share", 0.8)
+    check: bool | None = None  # None: compare results when the statement returns a value
 
     @classmethod
-    def from_options(cls, n_jobs: object = None, number: object = 0, repeat: object = None) -> Plan:
+    def from_options(
+        cls,
+        n_jobs: object = None,
+        number: object = 0,
+        repeat: object = None,
+        *,
+        memory: bool | None = None,
+        max_memory: object = _options.DEFAULT_MAX_MEMORY,
+        check: bool | None = None,
+    ) -> Plan:
         """Validate user options; raises ValueError naming the bad value."""
         values = default_n_jobs() if n_jobs is None else _options.parse_n_jobs(n_jobs)
         loops = _options.parse_count("number (-n)", number, minimum=0)
         runs = None if repeat is None else _options.parse_count("repeat (-r)", repeat, minimum=1)
-        return cls(values, loops, runs)
+        limit = _options.parse_max_memory(max_memory)
+        return cls(values, loops, runs, memory, limit, check)
 
 
 def default_n_jobs(usable: int | None = None) -> tuple[int, ...]:
@@ -451,6 +490,7 @@ def sweep(
     cold_start: Callable[[], None] = lambda: None,
     progress: Callable[[SweepProgress], None] | None = None,
     observer: Any = None,
+    skip: Callable[[int, int], str | None] | None = None,
 ) -> SweepData:
     """Measure the statement at every n_jobs value of ``plan``.
 
@@ -469,7 +509,11 @@ def sweep(
         Called with a :class:`SweepProgress` when a phase starts and after every call.
     observer : optional
         Told ``before(n_jobs)`` and ``after(n_jobs, seconds, loops)`` each timed run (not
-        the first call or warm-up), to find out what really ran.
+        the first call or warm-up), to find out what really ran; ``first_call(n_jobs)`` is
+        a context manager around each first call (memory only).
+    skip : callable, optional
+        Asked ``skip(n_jobs, workers)`` before each value but the baseline; a returned
+        sentence skips the value and becomes a note (the memory guard).
 
     Exceptions from the statement propagate with the n_jobs value named in a note.
     ``KeyboardInterrupt`` stops the sweep; what was measured so far is returned.
@@ -496,11 +540,16 @@ def sweep(
     try:
         for index in order:
             current = state = states[index]
+            reason = skip(state.n_jobs, state.workers) if skip and index != baseline_index else None
+            if reason:
+                notes.append(reason)
+                continue
             state.runs, state.paired = [], []
             counter.at(state.n_jobs, "first call")
             if state.workers > 1:
                 cold_start()
-            state.first_call = timer(state.n_jobs, 1)
+            with observer.first_call(state.n_jobs) if observer is not None else nullcontext():
+                state.first_call = timer(state.n_jobs, 1)
             if state.workers > 1:
                 counter.at(state.n_jobs, "warm-up")
             # A serial call needs no workers: its first call is its warm-up.
@@ -536,9 +585,18 @@ def sweep(
         for state in states:  # an interrupt between a baseline run and its partner
             if state.paired is not None and state.runs is not None:
                 del state.paired[len(state.runs) :]
-    except BaseException as exc:
-        _add_note(exc, f"(raised while %parcompare ran the statement at n_jobs={current.n_jobs})")
-        raise
+    except Exception as exc:
+        death = _worker_death(exc)
+        if death is None:
+            _add_note(
+                exc, f"(raised while %parcompare ran the statement at n_jobs={current.n_jobs})"
+            )
+            raise
+        interrupted_at = current.n_jobs
+        notes.append(f"at n_jobs={current.n_jobs} {death} The values measured before are kept.")
+        for state in states:
+            if state.paired is not None and state.runs is not None:
+                del state.paired[len(state.runs) :]
     # After an interrupt, keep every value whose first call was measured, warm runs or not.
     measured = [
         i for i, s in enumerate(states) if s.runs is not None and s.first_call == s.first_call
@@ -553,6 +611,26 @@ def _precise_enough(reference: Sequence[float], timings: Sequence[float], paired
     low, high = bootstrap_ratio_ci(reference, timings, paired=paired)
     point = median(reference) / median(timings)
     return (high - low) / 2 <= _options.TARGET_PRECISION * point
+
+
+_SIGNALS = {-9: "SIGKILL", -15: "SIGTERM", -11: "SIGSEGV", -6: "SIGABRT", -7: "SIGBUS"}
+
+
+def _worker_death(exc: BaseException) -> str | None:
+    """Plain words for a worker process that died (loky's TerminatedWorkerError), else None."""
+    if type(exc).__name__ != "TerminatedWorkerError":
+        return None
+    import re
+
+    codes = sorted({int(c) for c in re.findall(r"\((-?\d+)\)", str(exc))})
+    named = ", ".join(f"{_SIGNALS.get(c, 'exit code')} ({c})" for c in codes) or "unknown"
+    text = f"a worker process was killed ({named})"
+    if -9 in codes:
+        text += ": a SIGKILL usually means the system ran out of memory and its out-of-memory "
+        text += "killer stopped the worker; try fewer workers or a smaller --max-memory."
+    else:
+        text += "."
+    return text
 
 
 def _interrupt_note(state: _ValueState, plan: Plan) -> str:
@@ -587,14 +665,46 @@ def run(
     running that was not running before.
     """
     from . import _pools
+    from ._memory import available_memory, format_bytes
     from ._observe import Observer
     from .environment import collect
-    from .insight import what_ran
+    from .insight import compare_results, what_ran
 
-    timer = StatementTimer(prepared, namespace, compiler=compiler)
-    with _pools.restoring_pool_state(), Observer() as observer:
+    workers = {k: effective_workers(k) for k in plan.n_jobs}
+    interval, memory_note = _memory_interval(plan.memory, max(workers.values()))
+    keep_values = plan.check if plan.check is not None else prepared.returns_value
+    timer = StatementTimer(prepared, namespace, compiler=compiler, keep_values=keep_values)
+    with _pools.restoring_pool_state(), Observer(workers, interval) as observer:
+        guard = None
+        if observer.tree is not None:
+            kind, amount = plan.max_memory
+            available, source = available_memory()
+            in_use = observer.tree.kernel() + sum(observer.tree.children().values())
+            limit = amount if kind == "bytes" else amount * (available + in_use)
+            where = (
+                "as given"
+                if kind == "bytes"
+                else f"{amount:.0%} of the {format_bytes(available + in_use)} the kernel and "
+                f"its workers can use ({source})"
+            )
+
+            def guard(n_jobs: int, count: int) -> str | None:
+                estimate = observer.estimate_peak(count)
+                if estimate is None or estimate[0] <= limit:
+                    return None
+                return (
+                    f"n_jobs={n_jobs} was skipped: its peak memory is estimated at "
+                    f"{format_bytes(estimate[0])} ({estimate[1]}), above the --max-memory "
+                    f"limit of {format_bytes(limit)} ({where})."
+                )
+
         data = sweep(
-            plan, timer, cold_start=_pools.shutdown_pool, progress=progress, observer=observer
+            plan,
+            timer,
+            cold_start=_pools.shutdown_pool,
+            progress=progress,
+            observer=observer,
+            skip=guard,
         )
     if not data.configs:
         raise KeyboardInterrupt("%parcompare was interrupted before anything was measured")
@@ -605,6 +715,20 @@ def run(
         setup_n_jobs_keywords=prepared.setup_n_jobs_keywords,
         nested_n_jobs=prepared.nested_n_jobs,
     )
+    if memory_note:
+        warnings.append(memory_note)
+    results_equal = None
+    if keep_values:
+        baseline = configs[data.baseline_index].n_jobs
+        results_equal, differing = compare_results(timer.first_values, baseline)
+        if differing:
+            values = ", ".join(f"n_jobs={k}" for k in differing)
+            warnings.append(
+                f"the statement returned a different result at {values} than at "
+                f"n_jobs={baseline}. Usually something random is not seeded (set "
+                "random_state=0), so results change from run to run; otherwise the parallel "
+                "code does not compute the same thing."
+            )
     return build_result(
         prepared.statement,
         configs,
@@ -615,8 +739,31 @@ def run(
         interrupted=data.interrupted_at is not None,
         notes=[*data.notes, *warnings],
         no_effect=no_effect,
+        results_equal=results_equal,
+        kernel_memory=observer.kernel_baseline,
         environment=collect(),
         precision=precision,
+    )
+
+
+def _memory_interval(choice: bool | None, max_workers: int) -> tuple[float | None, str]:
+    """Sampling interval (None: no sampling) and a note when automatic sampling was too dear."""
+    if choice is False:
+        return None, ""
+    from ._memory import MAX_INTERVAL, ProcessTree, sampling_interval
+    from .environment import usable_cores
+
+    tree = ProcessTree()
+    processes = 1 + len(tree.children())
+    per_process = tree.sample_cost() / processes
+    interval = sampling_interval(per_process * (1 + max_workers), usable_cores())
+    if interval is not None:
+        return interval, ""
+    if choice:
+        return MAX_INTERVAL, ""
+    return None, (
+        "memory was not sampled: on this machine sampling would cost more than 5 % of the run "
+        "(use --memory to sample anyway)."
     )
 
 
@@ -660,6 +807,8 @@ def build_result(
     interrupted: bool = False,
     notes: Sequence[str] = (),
     no_effect: str = "",
+    results_equal: bool | None = None,
+    kernel_memory: float = float("nan"),
     environment: dict[str, Any] | None = None,
     precision: int = _options.DEFAULT_PRECISION,
 ) -> ParCompareResult:
@@ -683,6 +832,8 @@ def build_result(
         interleaved=interleaved,
         interrupted=interrupted,
         no_effect=no_effect,
+        results_equal=results_equal,
+        kernel_memory=kernel_memory,
         environment=environment,
         warnings=warnings,
         precision=precision,
@@ -699,6 +850,9 @@ def parcompare(
     namespace: dict[str, Any] | None = None,
     quiet: bool = False,
     precision: int = _options.DEFAULT_PRECISION,
+    memory: bool | None = None,
+    max_memory: str | float = _options.DEFAULT_MAX_MEMORY,
+    check: bool | None = None,
 ) -> ParCompareResult:
     """Time ``stmt`` at several n_jobs values and compare them.
 
@@ -717,7 +871,7 @@ def parcompare(
         Loops per timed run; 0 chooses as ``%timeit`` does (a run lasts at least 0.2 s).
     repeat : int, optional
         Timed runs per value. Default: as many rounds as needed for the speedup's 95 %
-        interval to be within 5 % of it, from 3 to 6.
+        interval to be within 5 % of it, from 3 to 5.
     namespace : dict, optional
         Globals the statement runs in; default: the caller's globals. Names the statement
         assigns do not leak into it.
@@ -725,6 +879,15 @@ def parcompare(
         If False, print the table, the summary sentence and any warnings.
     precision : int, default 3
         Significant digits of the times shown.
+    memory : bool, optional
+        Sample the memory of the kernel and its workers during the timed runs (Σ PSS on
+        Linux). Default: when sampling costs under 5 % of the machine.
+    max_memory : str or float, default "80%"
+        Skip an n_jobs value whose estimated peak memory exceeds this: a share of the memory
+        the kernel and its workers can use (``"80%"``), or a size (``"4G"``, bytes as a number).
+    check : bool, optional
+        Compare each value's result with the baseline's. Default: when the statement ends
+        with an expression.
 
     Returns
     -------
@@ -750,7 +913,9 @@ def parcompare(
     >>> result.configs[1].speedup  # doctest: +SKIP
     1.8
     """
-    plan = Plan.from_options(n_jobs, number, repeat)
+    plan = Plan.from_options(
+        n_jobs, number, repeat, memory=memory, max_memory=max_memory, check=check
+    )
     digits = _options.parse_count("precision (-p)", precision, minimum=1)
     if namespace is None:
         namespace = sys._getframe(1).f_globals

@@ -286,3 +286,64 @@ def what_ran(
             "rewritten to k). Set n_jobs on one level only."
         )
     return warnings, "; ".join(reasons)
+
+
+# Fitted attributes that summarise an estimator cheaply; properties are included on purpose
+# (feature_importances_ differs between two unseeded random forests, classes_ does not).
+_FITTED_SUMMARY = (
+    "coef_",
+    "intercept_",
+    "feature_importances_",
+    "cluster_centers_",
+    "components_",
+    "dual_coef_",
+    "best_score_",
+    "best_params_",
+)
+
+
+def same_result(a: object, b: object) -> bool:
+    """Whether two results of the statement are the same.
+
+    numpy arrays (and lists of numbers) by ``allclose``; scikit-learn estimators by their
+    fitted attributes where that is cheap; anything else by ``==``.
+    """
+    import numpy as np
+
+    if a is b:
+        return True
+    if hasattr(a, "get_params") and type(a) is type(b):
+        names = [n for n in vars(a) if n.endswith("_") and not n.startswith("_")]
+        names += [n for n in _FITTED_SUMMARY if n not in names]
+        for name in names:
+            try:
+                left, right = getattr(a, name), getattr(b, name)
+            except Exception:  # a property that does not apply to this estimator
+                continue
+            if isinstance(left, (np.ndarray, int, float, str, tuple, dict)) and not same_result(
+                left, right
+            ):
+                return False
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_result(a[k], b[k]) for k in a)
+    try:
+        left, right = np.asarray(a), np.asarray(b)
+        if left.dtype.kind in "fciub" and right.dtype.kind in "fciub":
+            return left.shape == right.shape and bool(np.allclose(left, right, equal_nan=True))
+    except Exception:  # not array-like
+        pass
+    try:
+        return bool(a == b)
+    except Exception:  # == that raises or returns something without a truth value
+        return False
+
+
+def compare_results(values: dict[int, object], baseline: int) -> tuple[bool | None, list[int]]:
+    """Compare each n_jobs value's result with the baseline's: (all equal, differing values)."""
+    if baseline not in values or len(values) < 2:
+        return None, []
+    differing = [
+        k for k, v in values.items() if k != baseline and not same_result(values[baseline], v)
+    ]
+    return not differing, differing

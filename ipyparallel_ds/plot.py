@@ -16,12 +16,13 @@ if TYPE_CHECKING:
 
     from .result import ConfigTiming, ParCompareResult
 
-METRICS = ("time", "speedup", "efficiency")
+METRICS = ("time", "speedup", "efficiency", "memory")
 STATISTICS = ("median", "mean", "best")
 _Y_LABELS = {
     "time": "time per call (s)",
     "speedup": "speedup (×)",
     "efficiency": "efficiency (%)",
+    "memory": "peak memory (MB)",
 }
 _TITLE_WIDTH = 60
 
@@ -79,10 +80,11 @@ def plot(
     Parameters
     ----------
     result : ParCompareResult
-    metric : {"time", "speedup", "efficiency"}
+    metric : {"time", "speedup", "efficiency", "memory"}
         ``time``: warm time per call with IQR error bars (median) and the first call as a
         separate marker; ``speedup``: with its 95 % interval (median) and the ideal line
-        (speedup = workers); ``efficiency``: with 100 % as the reference.
+        (speedup = workers); ``efficiency``: with 100 % as the reference; ``memory``: peak
+        memory of the kernel and its workers, with the kernel's own as the reference.
     ax : matplotlib Axes, optional
         Where to draw; a new ``Figure`` (not pyplot) is made when omitted.
     statistic : {"median", "mean", "best"}
@@ -109,7 +111,9 @@ def plot(
     base_workers = result.baseline.workers
     xs = [c.workers for c in configs]
 
-    if metric == "time":
+    if metric == "memory":
+        _draw_memory(ax, result, configs)
+    elif metric == "time":
         ys = [_stat(c, statistic) for c in configs]
         errors = None
         if statistic == "median":
@@ -168,6 +172,23 @@ def plot(
     return ax
 
 
+def _draw_memory(ax: Axes, result: ParCompareResult, configs: list[ConfigTiming]) -> None:
+    measured = [c for c in configs if not math.isnan(c.peak_memory)]
+    if not measured:
+        ax.text(0.5, 0.5, "memory was not sampled (--memory)", ha="center", transform=ax.transAxes)
+        return
+    method = measured[0].memory_method.upper()
+    ax.plot(
+        [c.workers for c in measured],
+        [c.peak_memory / 1e6 for c in measured],
+        "o-",
+        label=f"kernel + workers, peak Σ {method}",
+    )
+    if not math.isnan(result.kernel_memory):
+        ax.axhline(result.kernel_memory / 1e6, linestyle="--", color="grey", label="kernel before")
+    ax.set_ylim(bottom=0)
+
+
 def _draw_fit(ax: Axes, result: ParCompareResult, metric: str) -> None:
     scaling = result.scaling
     if scaling is None:
@@ -189,7 +210,11 @@ def _mark_recommended(ax: Axes, result: ParCompareResult, metric: str, statistic
     chosen = result.recommended
     if chosen is None:
         return
-    if metric == "time":
+    if metric == "memory":
+        if math.isnan(chosen.peak_memory):
+            return
+        y = chosen.peak_memory / 1e6
+    elif metric == "time":
         y = _stat(chosen, statistic)
     else:
         y = _speedup(result, chosen, statistic)

@@ -83,6 +83,13 @@ class ConfigTiming:
     effective_n_jobs: tuple[int, ...] = ()
     nested_calls: int = 0
     pool_changed: bool = False
+    # Memory over the timed runs (NaN when not sampled), in bytes, by ``memory_method``.
+    peak_memory: float = math.nan
+    memory_increase: float = math.nan
+    memory_method: str = ""
+    memory_per_worker: float = math.nan
+    idle_worker_memory: float = math.nan
+    rss_total: float = math.nan
 
     @property
     def cpu_utilisation(self) -> float:
@@ -247,6 +254,11 @@ class ParCompareResult:
         True when the sweep was stopped with Ctrl-C; ``configs`` then holds what was measured.
     no_effect : str
         Why n_jobs had no effect on the statement, in words; empty when it had one.
+    results_equal : bool or None
+        Whether every n_jobs value returned the same result as the baseline (None: not
+        checked).
+    kernel_memory : float
+        The kernel's own memory before the sweep, in bytes (NaN when memory was not sampled).
     environment : dict
         Versions, core counts and BLAS/OpenMP thread pools of the machine.
     warnings : list of str
@@ -263,6 +275,8 @@ class ParCompareResult:
     interleaved: bool = False
     interrupted: bool = False
     no_effect: str = ""
+    results_equal: bool | None = None
+    kernel_memory: float = math.nan
     environment: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     precision: int = 3
@@ -289,6 +303,11 @@ class ParCompareResult:
     def summary(self) -> str:
         """One plain sentence for a learner, computed from the measured numbers."""
         return _summary(self)
+
+    @property
+    def memory_sampled(self) -> bool:
+        """Whether memory was sampled for at least one value."""
+        return any(not math.isnan(c.peak_memory) for c in self.configs)
 
     @cached_property
     def scaling(self):
@@ -346,6 +365,8 @@ class ParCompareResult:
             "summary": self.summary,
             "verdict": self.verdict,
             "no_effect": self.no_effect,
+            "results_equal": self.results_equal,
+            "kernel_memory": None if math.isnan(self.kernel_memory) else self.kernel_memory,
             "recommended_n_jobs": self.recommended_n_jobs,
             "break_even_calls": self.break_even_calls,
             "scaling": None if self.scaling is None else self.scaling.to_dict(),
@@ -523,12 +544,28 @@ def _cells(result: ParCompareResult, config: ConfigTiming) -> tuple[str, ...]:
         else "-",
         speedup,
         "-" if math.isnan(config.efficiency) else f"{config.efficiency * 100:.0f} %",
-    )
+    ) + ((_memory_cell(config),) if result.memory_sampled else ())
+
+
+def _memory_cell(config: ConfigTiming) -> str:
+    from ._memory import format_bytes
+
+    if math.isnan(config.peak_memory):
+        return "-"
+    return f"{format_bytes(config.peak_memory)} (+{format_bytes(max(config.memory_increase, 0))})"
+
+
+def _headers(result: ParCompareResult) -> tuple[str, ...]:
+    if not result.memory_sampled:
+        return _HEADERS
+    method = next(c.memory_method for c in result.configs if c.memory_method)
+    return (*_HEADERS, f"peak memory ({method.upper()})")
 
 
 def _text_table(result: ParCompareResult) -> str:
-    rows = [_HEADERS] + [_cells(result, c) for c in result.configs]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADERS))]
+    headers = _headers(result)
+    rows = [headers] + [_cells(result, c) for c in result.configs]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(headers))]
     lines = []
     for row in rows:
         # Numbers right-aligned, the speedup column left-aligned so its interval lines up.
@@ -541,7 +578,7 @@ def _text_table(result: ParCompareResult) -> str:
 
 
 def _html_table(result: ParCompareResult) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in _HEADERS)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in _headers(result))
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in _cells(result, c)) + "</tr>"
         for c in result.configs
@@ -680,6 +717,9 @@ def _verdict(result: ParCompareResult) -> str:
             f"Its first call took {format_time(target.first_call, p)} while the workers "
             f"started, {format_time(startup, p)} more than a warm call, and {payback}."
         )
+    memory = _memory_sentence(result, target)
+    if memory:
+        sentences.append(memory)
     recommended = result.recommended
     if recommended is not None:
         why = (
@@ -711,6 +751,23 @@ def _verdict(result: ParCompareResult) -> str:
             )
         sentences.append(text + ".")
     return " ".join(sentences)
+
+
+def _memory_sentence(result: ParCompareResult, config: ConfigTiming) -> str:
+    """Said when memory grew by more than the kernel's own size: each worker is a process."""
+    from ._memory import format_bytes
+
+    kernel = result.kernel_memory
+    if math.isnan(config.memory_increase) or math.isnan(kernel):
+        return ""
+    if config.memory_increase <= kernel:
+        return ""
+    return (
+        f"With its {config.workers} workers the kernel and its workers peaked at "
+        f"{format_bytes(config.peak_memory)}, {format_bytes(config.memory_increase)} more than "
+        f"the kernel's own {format_bytes(kernel)}: every worker is a separate Python process "
+        "with its own copy of what it needs."
+    )
 
 
 def _speed_sentence(result: ParCompareResult, config: ConfigTiming) -> str:

@@ -28,8 +28,10 @@ class ParCompareWidget(widgets.VBox):
 
     def __init__(self, result: ParCompareResult, metric: str = "speedup", **kwargs: Any) -> None:
         self.result = result
+        # no memory view when memory was not sampled
+        metrics = [m for m in _plot.METRICS if m != "memory" or result.memory_sampled]
         self.metric = widgets.ToggleButtons(
-            options=list(_plot.METRICS),
+            options=metrics,
             value=metric,
             description="metric",
             style={"button_width": "90px"},

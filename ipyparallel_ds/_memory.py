@@ -1,0 +1,175 @@
+"""Memory of the kernel and its worker processes, sampled in a background thread.
+
+Worker processes share pages with each other and with the kernel, so summing RSS counts
+shared pages several times. On Linux the proportional set size (PSS) splits each shared page
+between the processes that map it, and Σ PSS is the memory of the whole process tree; where
+PSS is missing, USS (private memory) is the next best, and RSS the last resort. The method used
+is reported with every figure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+
+# Sampling costs about a millisecond per process; the interval is chosen so that the sampler
+# uses at most this share of the machine, between the bounds below.
+MAX_COST = 0.05
+MIN_INTERVAL = 0.010
+MAX_INTERVAL = 0.050
+
+
+class ProcessTree:
+    """Memory of this process and of all its children, by the best method available."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._psutil = psutil
+        self.process = psutil.Process(os.getpid())
+        self.method = self._detect_method()
+
+    def _detect_method(self) -> str:
+        try:
+            info = self.process.memory_full_info()
+        except (self._psutil.AccessDenied, AttributeError):
+            return "rss"
+        if getattr(info, "pss", None):
+            return "pss"
+        return "uss" if getattr(info, "uss", None) else "rss"
+
+    def _of(self, process) -> float:
+        if self.method == "rss":
+            return float(process.memory_info().rss)
+        return float(getattr(process.memory_full_info(), self.method))
+
+    def kernel(self) -> float:
+        """Bytes of this process."""
+        return self._of(self.process)
+
+    def children(self) -> dict[int, float]:
+        """Bytes of each child process (recursively), by pid."""
+        sizes = {}
+        for child in self.process.children(recursive=True):
+            try:
+                sizes[child.pid] = self._of(child)
+            except (self._psutil.NoSuchProcess, self._psutil.AccessDenied):
+                continue
+        return sizes
+
+    def rss(self) -> float:
+        """RSS of this process."""
+        return float(self.process.memory_info().rss)
+
+    def rss_total(self) -> float:
+        """Σ RSS of the tree, for comparison: it counts shared pages once per process."""
+        total = float(self.process.memory_info().rss)
+        for child in self.process.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except (self._psutil.NoSuchProcess, self._psutil.AccessDenied):
+                continue
+        return total
+
+    def sample_cost(self) -> float:
+        """Seconds one sample of the whole tree takes now."""
+        start = time.perf_counter()
+        self.kernel()
+        self.children()
+        return time.perf_counter() - start
+
+
+class PeakSampler:
+    """Samples the tree in a background thread and keeps the peak of the total.
+
+    ``with_children`` False counts the kernel only (a serial run uses no workers, and idle
+    workers of another n_jobs value are not its memory).
+    """
+
+    def __init__(self, tree: ProcessTree, interval: float, with_children: bool) -> None:
+        self.tree = tree
+        self.interval = interval
+        self.with_children = with_children
+        self.peak = 0.0
+        self.peak_children = 0.0
+        self.peak_rss = 0.0
+        self.samples = 0
+        self.cpu_time = 0.0  # the sampler's own CPU time, to keep it out of the statement's
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="parcompare-memory", daemon=True)
+
+    def _sample(self) -> None:
+        kernel = self.tree.kernel()
+        children = self.tree.children() if self.with_children else {}
+        total = kernel + sum(children.values())
+        self.samples += 1
+        if total > self.peak:
+            self.peak = total
+            self.peak_children = sum(children.values())
+            self.peak_rss = self.tree.rss_total() if self.with_children else self.tree.rss()
+
+    def _run(self) -> None:
+        start = time.thread_time()
+        while not self._stop.is_set():
+            # a process that vanishes mid-sample is simply missing from the next one
+            with contextlib.suppress(Exception):
+                self._sample()
+            self._stop.wait(self.interval)
+        self.cpu_time = time.thread_time() - start
+
+    def __enter__(self) -> PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+        with contextlib.suppress(Exception):
+            self._sample()  # one last sample, so that a very short run has at least one
+
+
+def sampling_interval(cost: float, cores: int) -> float | None:
+    """The interval keeping the sampler under ``MAX_COST`` of the machine; None if even the
+    longest interval costs more (then memory is not sampled by default)."""
+    interval = max(MIN_INTERVAL, cost / (MAX_COST * max(cores, 1)))
+    return interval if interval <= MAX_INTERVAL else None
+
+
+def available_memory() -> tuple[float, str]:
+    """Bytes the process tree could still take, and where that figure comes from: the
+    system's available memory, or the cgroup's limit when that is lower."""
+    import psutil
+
+    available = float(psutil.virtual_memory().available)
+    source = "available system memory"
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+        ),
+    ):
+        try:
+            with open(limit_file) as handle:
+                raw = handle.read().strip()
+            with open(usage_file) as handle:
+                used = float(handle.read().strip())
+        except (OSError, ValueError):
+            continue
+        if raw.isdigit() and float(raw) < 2**60:  # "max" or a huge number mean no limit
+            left = float(raw) - used
+            if left < available:
+                available, source = max(left, 0.0), "memory left under the cgroup limit"
+        break
+    return available, source
+
+
+def format_bytes(size: float) -> str:
+    """``412 MB``, ``1.5 GB``: decimal units, as system monitors show them."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(size) >= scale:
+            value = size / scale
+            return f"{value:.3g} {unit}"
+    return f"{size:.0f} B"

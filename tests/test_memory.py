@@ -1,0 +1,116 @@
+"""Memory per n_jobs, the memory guard, killed workers, and the same-result check."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from IPython.core.error import UsageError
+
+from ipyparallel_ds import _options
+from ipyparallel_ds.insight import compare_results, same_result
+
+SHARED_ARRAY = (
+    "import numpy as np\n"
+    "from joblib import Parallel, delayed\n"
+    "big = np.ones(5_000_000)  # 40 MB: joblib memory-maps it to the workers\n"
+)
+
+
+def run(ip, options, stmt):
+    return ip.run_line_magic("parcompare", f"-o -q -j 1,2 -n1 -r2 {options} {stmt}")
+
+
+def test_memory_per_n_jobs_by_pss(ip):
+    ip.run_cell(SHARED_ARRAY).raise_error()
+    r = run(ip, "--memory", "Parallel()(delayed(np.sum)(big) for _ in range(4))")
+    serial, parallel = r.configs
+    assert serial.memory_method == parallel.memory_method == "pss"
+    assert r.kernel_memory > 40e6  # the kernel holds the array
+    assert serial.peak_memory >= r.kernel_memory * 0.9
+    assert parallel.peak_memory > serial.peak_memory  # two more Python processes
+    assert parallel.memory_per_worker > 0 and parallel.idle_worker_memory > 0
+    # Σ RSS counts the memory-mapped array once per process; Σ PSS splits it
+    assert parallel.rss_total > parallel.peak_memory
+    assert "peak memory (PSS)" in r.table()
+    assert r.plot("memory").get_ylabel() == "peak memory (MB)"
+    assert "memory" in r.widget().metric.options
+
+
+def test_no_memory_option(ip):
+    r = run(ip, "--no-memory", "sum(range(10))")
+    assert all(math.isnan(c.peak_memory) for c in r.configs)
+    assert "peak memory" not in r.table()
+    assert "memory" not in r.widget().metric.options
+
+
+def test_memory_guard_skips_a_value_that_would_not_fit(ip):
+    ip.run_cell(SHARED_ARRAY).raise_error()
+    r = run(ip, "--memory --max-memory 1M", "Parallel()(delayed(np.sum)(big) for _ in range(4))")
+    assert [c.n_jobs for c in r.configs] == [1]
+    warning = next(w for w in r.warnings if "n_jobs=2 was skipped" in w)
+    assert "estimated at" in warning and "--max-memory limit of 1.05 MB" in warning
+
+
+@pytest.mark.parametrize("bad", ["0%", "lots", "150%"])
+def test_bad_max_memory_is_a_usage_error(ip, bad):
+    with pytest.raises(UsageError, match="--max-memory") as info:
+        ip.run_line_magic("parcompare", f"--max-memory {bad} pass")
+    assert type(info.value) is UsageError and repr(bad) in str(info.value)
+
+
+def test_contradicting_switches_are_a_usage_error(ip):
+    with pytest.raises(UsageError, match="contradict"):
+        ip.run_line_magic("parcompare", "--memory --no-memory pass")
+
+
+def test_killed_worker_keeps_what_was_measured(ip):
+    ip.run_cell(
+        "import os, signal\nfrom joblib import Parallel, delayed\n"
+        "def kill_myself():\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "def dies_in_parallel():\n"
+        "    if Parallel().n_jobs == 2:\n"
+        "        Parallel()(delayed(kill_myself)() for _ in range(2))\n"
+    ).raise_error()
+    r = run(ip, "", "dies_in_parallel()")
+    assert [c.n_jobs for c in r.configs] == [1]
+    note = next(w for w in r.warnings if "worker process was killed" in w)
+    assert "SIGKILL (-9)" in note and "out of memory" in note
+    assert ip.run_cell("1 + 1").result == 2  # the kernel is alive
+
+
+def test_unseeded_random_forest_gives_different_results(tiny):
+    tiny.run_cell("from sklearn.ensemble import RandomForestClassifier").raise_error()
+    r = run(tiny, "--check", "RandomForestClassifier(n_estimators=10, n_jobs=2).fit(X, y)")
+    assert r.results_equal is False
+    assert any("different result" in w and "random_state" in w for w in r.warnings)
+
+
+def test_seeded_random_forest_gives_the_same_results(tiny):
+    tiny.run_cell("from sklearn.ensemble import RandomForestClassifier").raise_error()
+    r = run(tiny, "", "RandomForestClassifier(n_estimators=10, n_jobs=2, random_state=0).fit(X, y)")
+    assert r.results_equal is True
+    assert not any("different result" in w for w in r.warnings)
+
+
+def test_statement_without_value_is_not_checked(ip):
+    assert run(ip, "", "x = 1").results_equal is None
+    assert run(ip, "--no-check", "1 + 1").results_equal is None
+
+
+def test_same_result_rules():
+    import numpy as np
+
+    assert same_result(np.array([1.0, 2.0]), np.array([1.0, 2.0 + 1e-12]))
+    assert not same_result(np.array([1.0, 2.0]), np.array([1.0, 2.5]))
+    assert same_result({"a": [1, 2]}, {"a": [1, 2]})
+    assert not same_result("a", "b")
+    assert same_result(None, None)
+    assert compare_results({1: 1, 2: 1, 4: 2}, 1) == (False, [4])
+    assert compare_results({1: 1}, 1) == (None, [])
+
+
+def test_parse_max_memory():
+    assert _options.parse_max_memory("80%") == ("share", 0.8)
+    assert _options.parse_max_memory("4G") == ("bytes", 4 * 1024**3)
+    assert _options.parse_max_memory("500M") == ("bytes", 500 * 1024**2)
