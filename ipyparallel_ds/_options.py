@@ -118,6 +118,14 @@ OPTIONS: tuple[Option, ...] = (
     Option(None, "no-check", None, "Do not compare results."),
     Option(
         None,
+        "inner-threads",
+        "N",
+        "BLAS/OpenMP threads for every worker and for the kernel during the run (N, or auto: "
+        "usable cores divided by the most workers asked), restored afterwards. Default: "
+        "joblib's own choice.",
+    ),
+    Option(
+        None,
         "save",
         "PATH",
         "Also save the chart (.png, .svg, .pdf) or the data (.json, .csv), by extension.",
@@ -261,3 +269,10 @@ def parse_max_memory(value: object) -> tuple[str, float]:
         raise ValueError(
             f"--max-memory takes a percentage (1%-100%) or a size like 4G or 500M; got {value!r}"
         ) from None
+
+
+def parse_inner_threads(value: object) -> int | str:
+    """``"auto"`` or a whole number of threads, at least 1."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    return parse_count("--inner-threads", value, minimum=1)

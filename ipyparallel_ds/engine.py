@@ -255,8 +255,10 @@ class StatementTimer:
         clock: Callable[[], float] = time.perf_counter,
         compiler: Callable[..., Any] = compile,
         keep_values: bool = False,
+        inner_threads: int | None = None,
     ) -> None:
         self.prepared = prepared
+        self.inner_threads = inner_threads
         self.namespace = namespace
         self.clock = clock
         self.compiler = compiler
@@ -280,11 +282,45 @@ class StatementTimer:
             self._functions[n_jobs] = local["inner"]
         return self._functions[n_jobs]
 
-    def __call__(self, n_jobs: int, number: int) -> float:
-        from joblib import parallel_config
+    def _config(self, n_jobs: int):
+        """joblib's configuration for ``n_jobs`` and, with ``inner_threads``, the thread
+        limits: ``inner_max_num_threads`` for loky's workers, threadpoolctl in the kernel."""
+        from contextlib import ExitStack
 
+        from joblib import parallel_config
+        from joblib.parallel import get_active_backend
+
+        stack = ExitStack()
+        if self.inner_threads is None:
+            stack.enter_context(parallel_config(n_jobs=n_jobs))
+            return stack
+        from threadpoolctl import threadpool_limits
+
+        if type(get_active_backend()[0]).__name__ == "LokyBackend":
+            stack.enter_context(
+                parallel_config(
+                    backend="loky", n_jobs=n_jobs, inner_max_num_threads=self.inner_threads
+                )
+            )
+        else:
+            stack.enter_context(parallel_config(n_jobs=n_jobs))
+        stack.enter_context(threadpool_limits(limits=self.inner_threads))
+        return stack
+
+    def thread_report(self, n_jobs: int, workers: int) -> dict[str, list]:
+        """BLAS/OpenMP pools (api, threads) in the kernel and, through a tiny task on the same
+        configuration, in a worker; run outside the timed region, on the warm pool."""
+        from joblib import Parallel, delayed
+
+        with self._config(n_jobs):
+            report = {"kernel": _thread_pools(), "worker": []}
+            if workers > 1:
+                report["worker"] = Parallel()(delayed(_thread_pools)() for _ in range(1))[0]
+        return report
+
+    def __call__(self, n_jobs: int, number: int) -> float:
         inner = self._function(n_jobs)
-        with parallel_config(n_jobs=n_jobs):
+        with self._config(n_jobs):
             gc_was_enabled = gc.isenabled()
             gc.disable()
             try:
@@ -295,6 +331,13 @@ class StatementTimer:
         if self.keep_values and n_jobs not in self.first_values:
             self.first_values[n_jobs] = value
         return seconds
+
+
+def _thread_pools() -> list[tuple[str, int]]:
+    """(internal API, threads) of each BLAS/OpenMP pool loaded in this process."""
+    from threadpoolctl import threadpool_info
+
+    return [(pool["internal_api"], int(pool["num_threads"])) for pool in threadpool_info()]
 
 
 # -- the plan --------------------------------------------------------------------------------
@@ -308,6 +351,7 @@ class Plan:
     memory: bool | None = None  # None: sample when it is cheap
     max_memory: tuple[str, float] = ("share", 0.8)
     check: bool | None = None  # None: compare results when the statement returns a value
+    inner_threads: int | str | None = None  # threads per worker and kernel; "auto"; None
 
     @classmethod
     def from_options(
@@ -319,13 +363,15 @@ class Plan:
         memory: bool | None = None,
         max_memory: object = _options.DEFAULT_MAX_MEMORY,
         check: bool | None = None,
+        inner_threads: object = None,
     ) -> Plan:
         """Validate user options; raises ValueError naming the bad value."""
         values = default_n_jobs() if n_jobs is None else _options.parse_n_jobs(n_jobs)
         loops = _options.parse_count("number (-n)", number, minimum=0)
         runs = None if repeat is None else _options.parse_count("repeat (-r)", repeat, minimum=1)
         limit = _options.parse_max_memory(max_memory)
-        return cls(values, loops, runs, memory, limit, check)
+        threads = None if inner_threads is None else _options.parse_inner_threads(inner_threads)
+        return cls(values, loops, runs, memory, limit, check, threads)
 
 
 def default_n_jobs(usable: int | None = None) -> tuple[int, ...]:
@@ -491,6 +537,7 @@ def sweep(
     progress: Callable[[SweepProgress], None] | None = None,
     observer: Any = None,
     skip: Callable[[int, int], str | None] | None = None,
+    after_value: Callable[[int, int], None] | None = None,
 ) -> SweepData:
     """Measure the statement at every n_jobs value of ``plan``.
 
@@ -514,6 +561,9 @@ def sweep(
     skip : callable, optional
         Asked ``skip(n_jobs, workers)`` before each value but the baseline; a returned
         sentence skips the value and becomes a note (the memory guard).
+    after_value : callable, optional
+        Called ``after_value(n_jobs, workers)`` once a value's timed runs are done, while its
+        pool is still warm (the thread report).
 
     Exceptions from the statement propagate with the n_jobs value named in a note.
     ``KeyboardInterrupt`` stops the sweep; what was measured so far is returned.
@@ -565,6 +615,8 @@ def sweep(
                 if not interleave:  # otherwise its runs are paired with each value's runs
                     for _ in range(plan.repeat or _options.DEFAULT_REPEAT):
                         base.runs.append(timed_run(base))
+                if after_value is not None:
+                    after_value(base.n_jobs, base.workers)
                 continue
             for done in range(1, (plan.repeat or _options.MAX_ROUNDS) + 1):
                 if interleave:
@@ -578,6 +630,8 @@ def sweep(
                     reference = state.paired if interleave else base.timing().timings
                     if _precise_enough(reference, state.timing().timings, interleave):
                         break
+            if after_value is not None:
+                after_value(state.n_jobs, state.workers)
             counter.report(tuple(s.timing() for s in ordered if s.runs))
     except KeyboardInterrupt:
         interrupted_at = current.n_jobs
@@ -668,12 +722,24 @@ def run(
     from ._memory import available_memory, format_bytes
     from ._observe import Observer
     from .environment import collect
-    from .insight import compare_results, what_ran
+    from .insight import compare_results, thread_warnings, what_ran, with_threads
 
     workers = {k: effective_workers(k) for k in plan.n_jobs}
     interval, memory_note = _memory_interval(plan.memory, max(workers.values()))
     keep_values = plan.check if plan.check is not None else prepared.returns_value
-    timer = StatementTimer(prepared, namespace, compiler=compiler, keep_values=keep_values)
+    inner_threads = plan.inner_threads
+    if inner_threads == "auto":
+        from .environment import usable_cores
+
+        inner_threads = max(usable_cores() // max(workers.values()), 1)
+    timer = StatementTimer(
+        prepared,
+        namespace,
+        compiler=compiler,
+        keep_values=keep_values,
+        inner_threads=inner_threads,
+    )
+    threads: dict[int, dict[str, list]] = {}
     with _pools.restoring_pool_state(), Observer(workers, interval) as observer:
         guard = None
         if observer.tree is not None:
@@ -705,10 +771,16 @@ def run(
             progress=progress,
             observer=observer,
             skip=guard,
+            after_value=lambda n_jobs, count: threads.__setitem__(
+                n_jobs, timer.thread_report(n_jobs, count)
+            ),
         )
     if not data.configs:
         raise KeyboardInterrupt("%parcompare was interrupted before anything was measured")
-    configs = [observer.fields(c) for c in data.configs]
+    configs = [
+        with_threads(observer.fields(c), threads.get(c.n_jobs), prepared.nested_n_jobs)
+        for c in data.configs
+    ]
     warnings, no_effect = what_ran(
         configs,
         preset=preset_n_jobs(prepared, namespace),
@@ -717,6 +789,9 @@ def run(
     )
     if memory_note:
         warnings.append(memory_note)
+    warnings += thread_warnings(
+        configs, inner_threads=inner_threads, nested_n_jobs=prepared.nested_n_jobs
+    )
     results_equal = None
     if keep_values:
         baseline = configs[data.baseline_index].n_jobs
@@ -741,6 +816,7 @@ def run(
         no_effect=no_effect,
         results_equal=results_equal,
         kernel_memory=observer.kernel_baseline,
+        inner_threads=inner_threads,
         environment=collect(),
         precision=precision,
     )
@@ -809,6 +885,7 @@ def build_result(
     no_effect: str = "",
     results_equal: bool | None = None,
     kernel_memory: float = float("nan"),
+    inner_threads: int | None = None,
     environment: dict[str, Any] | None = None,
     precision: int = _options.DEFAULT_PRECISION,
 ) -> ParCompareResult:
@@ -834,6 +911,7 @@ def build_result(
         no_effect=no_effect,
         results_equal=results_equal,
         kernel_memory=kernel_memory,
+        inner_threads=inner_threads,
         environment=environment,
         warnings=warnings,
         precision=precision,
@@ -853,6 +931,7 @@ def parcompare(
     memory: bool | None = None,
     max_memory: str | float = _options.DEFAULT_MAX_MEMORY,
     check: bool | None = None,
+    inner_threads: int | str | None = None,
 ) -> ParCompareResult:
     """Time ``stmt`` at several n_jobs values and compare them.
 
@@ -888,6 +967,10 @@ def parcompare(
     check : bool, optional
         Compare each value's result with the baseline's. Default: when the statement ends
         with an expression.
+    inner_threads : int or "auto", optional
+        BLAS/OpenMP threads for every worker (joblib's ``inner_max_num_threads``) and for the
+        kernel (threadpoolctl), restored afterwards; ``"auto"`` is usable cores divided by the
+        most workers asked. Default: joblib's own choice.
 
     Returns
     -------
@@ -914,7 +997,13 @@ def parcompare(
     1.8
     """
     plan = Plan.from_options(
-        n_jobs, number, repeat, memory=memory, max_memory=max_memory, check=check
+        n_jobs,
+        number,
+        repeat,
+        memory=memory,
+        max_memory=max_memory,
+        check=check,
+        inner_threads=inner_threads,
     )
     digits = _options.parse_count("precision (-p)", precision, minimum=1)
     if namespace is None:

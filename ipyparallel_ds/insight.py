@@ -347,3 +347,84 @@ def compare_results(values: dict[int, object], baseline: int) -> tuple[bool | No
         k for k, v in values.items() if k != baseline and not same_result(values[baseline], v)
     ]
     return not differing, differing
+
+
+# Environment variables that set BLAS/OpenMP thread counts; joblib respects a user's setting
+# instead of its own per-worker limit.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+
+def with_threads(
+    config: ConfigTiming, report: dict[str, list] | None, nested_n_jobs: bool
+) -> ConfigTiming:
+    """``config`` with its thread report: threads per pool in the kernel and a worker, and how
+    many could run at once: workers x inner threads x nested n_jobs (the inner value is
+    rewritten to the same k)."""
+    from dataclasses import replace
+
+    if report is None:
+        return config
+    kernel = max((n for _, n in report["kernel"]), default=1)
+    worker = max((n for _, n in report["worker"]), default=1) if report["worker"] else None
+    threads_backend = "threading" in config.backend
+    if config.workers <= 1 or config.backend.startswith("sequential"):
+        total = kernel
+    elif threads_backend:
+        total = config.workers * kernel  # threads share the kernel's pools, without a limit
+    else:
+        workers = max(config.workers_used or config.workers, config.workers)
+        total = workers * (worker or 1)
+    if nested_n_jobs and config.workers > 1:
+        total *= abs(config.n_jobs) if config.n_jobs > 0 else config.workers
+    return replace(
+        config,
+        thread_pools={k: [list(p) for p in v] for k, v in report.items()},
+        kernel_threads=kernel,
+        worker_threads=worker,
+        total_threads=total,
+    )
+
+
+def thread_warnings(
+    configs: Sequence[ConfigTiming],
+    *,
+    usable: int | None = None,
+    inner_threads: int | None = None,
+    nested_n_jobs: bool = False,
+    environ: dict[str, str] | None = None,
+) -> list[str]:
+    """A warning per value whose threads exceed the usable cores, naming the causes."""
+    import os
+
+    if usable is None:
+        from .environment import usable_cores
+
+        usable = usable_cores()
+    env = os.environ if environ is None else environ
+    user_set = [f"{name}={env[name]}" for name in THREAD_VARIABLES if name in env]
+    warnings = []
+    for c in configs:
+        if c.total_threads is None or c.total_threads <= usable or c.workers <= 1:
+            continue
+        causes = []
+        if user_set and inner_threads is None:
+            causes.append(f"you set {', '.join(user_set)}, which overrides joblib's limit")
+        if "threading" in c.backend:
+            causes.append("the threading backend does not limit BLAS/OpenMP threads")
+        if nested_n_jobs or (c.workers_used or 0) > c.workers:
+            causes.append("n_jobs is nested, so workers start workers of their own")
+        if c.worker_threads and c.worker_threads > 1 and not causes:
+            causes.append(f"each worker runs {c.worker_threads} BLAS/OpenMP threads")
+        warnings.append(
+            f"oversubscription at n_jobs={c.n_jobs}: up to {c.total_threads} threads could run "
+            f"at once on {usable} usable cores ({'; '.join(causes) or 'cause unknown'}). Too "
+            "many threads slow each other down; try --inner-threads 1 (or auto)."
+        )
+    return warnings

@@ -105,6 +105,7 @@ class ParCompareMagics(Magics):
                 memory=_switch(options, "memory"),
                 max_memory=options.get("max-memory", _options.DEFAULT_MAX_MEMORY),
                 check=_switch(options, "check"),
+                inner_threads=options.get("inner-threads"),
             )
             precision = _options.parse_count("-p", options.get("p", "3"), minimum=1)
             save = _options.parse_save_path(options["save"]) if "save" in options else None

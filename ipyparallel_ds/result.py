@@ -90,6 +90,12 @@ class ConfigTiming:
     memory_per_worker: float = math.nan
     idle_worker_memory: float = math.nan
     rss_total: float = math.nan
+    # BLAS/OpenMP threads: per pool in the kernel and in a worker, and how many could run at
+    # once (workers x inner threads x nested n_jobs); None when not observed.
+    thread_pools: dict[str, list] = field(default_factory=dict)
+    kernel_threads: int | None = None
+    worker_threads: int | None = None
+    total_threads: int | None = None
 
     @property
     def cpu_utilisation(self) -> float:
@@ -259,6 +265,8 @@ class ParCompareResult:
         checked).
     kernel_memory : float
         The kernel's own memory before the sweep, in bytes (NaN when memory was not sampled).
+    inner_threads : int or None
+        The BLAS/OpenMP threads fixed for workers and kernel (``--inner-threads``), if any.
     environment : dict
         Versions, core counts and BLAS/OpenMP thread pools of the machine.
     warnings : list of str
@@ -277,6 +285,7 @@ class ParCompareResult:
     no_effect: str = ""
     results_equal: bool | None = None
     kernel_memory: float = math.nan
+    inner_threads: int | None = None
     environment: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     precision: int = 3
@@ -367,6 +376,7 @@ class ParCompareResult:
             "no_effect": self.no_effect,
             "results_equal": self.results_equal,
             "kernel_memory": None if math.isnan(self.kernel_memory) else self.kernel_memory,
+            "inner_threads": self.inner_threads,
             "recommended_n_jobs": self.recommended_n_jobs,
             "break_even_calls": self.break_even_calls,
             "scaling": None if self.scaling is None else self.scaling.to_dict(),
@@ -720,6 +730,18 @@ def _verdict(result: ParCompareResult) -> str:
     memory = _memory_sentence(result, target)
     if memory:
         sentences.append(memory)
+    if target.total_threads and target.total_threads > (
+        result.environment.get("cores", {}).get("usable") or target.total_threads
+    ):
+        sentences.append(
+            f"At n_jobs={target.n_jobs} up to {target.total_threads} threads could run at once "
+            "on fewer cores (oversubscription), which slows every one of them; see the warning."
+        )
+    elif result.inner_threads is not None:
+        sentences.append(
+            f"The baseline and every worker ran with {result.inner_threads} BLAS/OpenMP "
+            f"thread{'s' if result.inner_threads != 1 else ''} (--inner-threads)."
+        )
     recommended = result.recommended
     if recommended is not None:
         why = (

@@ -114,3 +114,42 @@ def test_parse_max_memory():
     assert _options.parse_max_memory("80%") == ("share", 0.8)
     assert _options.parse_max_memory("4G") == ("bytes", 4 * 1024**3)
     assert _options.parse_max_memory("500M") == ("bytes", 500 * 1024**2)
+
+
+# -- threads ------------------------------------------------------------------------------
+def pools():
+    from threadpoolctl import threadpool_info
+
+    return [(p["internal_api"], p["num_threads"]) for p in threadpool_info()]
+
+
+def test_thread_report_per_value(tiny):
+    r = run(tiny, "", "cross_val_score(SVC(), X, y, cv=4)")
+    serial, parallel = r.configs
+    assert serial.kernel_threads >= 1 and serial.worker_threads is None
+    assert parallel.worker_threads is not None and "worker" in parallel.thread_pools
+    assert parallel.total_threads == parallel.workers_used * parallel.worker_threads
+
+
+def test_user_thread_variables_oversubscribe_and_inner_threads_fixes_it(tiny, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    statement = "cross_val_score(SVC(), X, y, cv=4)"
+    before = pools()
+    r = tiny.run_line_magic("parcompare", f"-o -q -j 1,-1 -n1 -r2 {statement}")
+    warning = next(w for w in r.warnings if w.startswith("oversubscription at n_jobs=-1"))
+    assert "OMP_NUM_THREADS=2" in warning and "--inner-threads" in warning
+    assert "oversubscription" in r.verdict
+    fixed = tiny.run_line_magic(
+        "parcompare", f"-o -q -j 1,-1 -n1 -r2 --inner-threads 1 {statement}"
+    )
+    assert not any(w.startswith("oversubscription") for w in fixed.warnings)
+    assert fixed.configs[1].worker_threads == 1 and fixed.inner_threads == 1
+    assert "ran with 1 BLAS/OpenMP thread" in fixed.verdict
+    assert pools() == before  # thread limits in the kernel are as they were
+
+
+@pytest.mark.parametrize("bad", ["0", "many"])
+def test_bad_inner_threads_is_a_usage_error(ip, bad):
+    with pytest.raises(UsageError, match="--inner-threads"):
+        ip.run_line_magic("parcompare", f"--inner-threads {bad} pass")
