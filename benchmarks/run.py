@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import load_cost
+import memory
 import overhead
 import time_to_answer
 import truth
@@ -47,17 +48,6 @@ def machine() -> dict:
         "cores": {"logical": os.cpu_count(), "usable": cpu_count()},
         "versions": versions,
     }
-
-
-def memory_figure() -> Figure:
-    return Figure(
-        "memory accounting: --memory peak against an independent PSS sampler",
-        None,
-        "%",
-        "within ±15 %",
-        None,
-        note="%parcompare does not report memory yet (issue: memory per n_jobs)",
-    )
 
 
 def markdown(info: dict, figures: list[Figure], seconds: float) -> str:
@@ -102,7 +92,9 @@ The whole run took {seconds / 60:.1f} minutes.
    line_profiler and memory_profiler (installed in the benchmark environment only).
 5. **Harness overhead**: `%parcompare -j 1` against `%timeit` per-loop medians on
    `sum(range(1000))`, five interleaved rounds.
-6. **Memory accounting**: waits until `%parcompare` reports memory.
+6. **Memory accounting**: `%parcompare --memory -j 1,2` on a statement over a 200 MB array
+   (memory-mapped to the workers) against a separate process sampling the kernel's process
+   tree every 10 ms (Σ PSS, and Σ RSS to show how much summing RSS over-counts).
 
 On a shared virtual machine the noise of single calls can exceed the repeatability target by
 itself; the JSON file (`benchmarks/results/latest.json`) keeps every raw run so that the
@@ -129,7 +121,8 @@ def main() -> int:
     figures.append(load_cost.measure(3 if args.quick else 10))
     log("5. harness overhead")
     figures.append(overhead.measure(rounds))
-    figures.append(memory_figure())
+    log("6. memory accounting")
+    figures.append(memory.measure())
 
     seconds = time.perf_counter() - start
     info = machine()
