@@ -35,6 +35,16 @@ class Figure:
         return asdict(self)
 
 
+def relative_figure(
+    name: str, reported: float, truth: float, tolerance: float, **extra: Any
+) -> Figure:
+    """A figure for ``reported`` against ``truth``: relative error in %, met within ±tolerance."""
+    error = reported / truth - 1
+    return Figure(
+        name, error * 100, "%", f"within ±{tolerance * 100:.0f} %", abs(error) <= tolerance, **extra
+    )
+
+
 def fresh_python(code: str, *, timeout: float = 600) -> Any:
     """Run ``code`` in a new Python process; it must print one JSON value last."""
     done = subprocess.run(

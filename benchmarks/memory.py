@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from _common import Figure
+from _common import Figure, relative_figure
 from IPython.core.interactiveshell import InteractiveShell
 
 SAMPLER = """\
@@ -68,14 +68,12 @@ def measure() -> Figure:
         independent = json.loads(sampler.communicate("stop\n", timeout=60)[0])
     reported = max(c.peak_memory for c in result.configs)
     tool_rss = max(c.rss_total for c in result.configs)
-    error = reported / independent["pss"] - 1
     shell.run_cell("del big").raise_error()
-    return Figure(
+    return relative_figure(
         "memory accounting: --memory peak against an independent Σ PSS sampler",
-        error * 100,
-        "%",
-        "within ±15 %",
-        abs(error) <= 0.15,
+        reported,
+        independent["pss"],
+        0.15,
         note=(
             f"reported {reported / 1e6:.0f} MB, independent Σ PSS {independent['pss'] / 1e6:.0f} "
             f"MB; Σ RSS {independent['rss'] / 1e6:.0f} MB (the tool's Σ RSS at its peak: "

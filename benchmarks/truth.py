@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import statistics
 
-from _common import Figure, fresh_python, log
+from _common import Figure, fresh_python, log, relative_figure
 
 from ipyparallel_ds.demo import SEED_SETUP
 
@@ -59,13 +59,11 @@ def accuracy(tool_speedups: list[float]) -> Figure:
     runs = fresh_python(ACCURACY)
     truth = statistics.median(runs["1"]) / statistics.median(runs["2"])
     reported = statistics.median(tool_speedups)
-    error = reported / truth - 1
-    return Figure(
+    return relative_figure(
         "accuracy: %parcompare warm speedup against an independent measurement",
-        error * 100,
-        "%",
-        "within ±5 %",
-        abs(error) <= 0.05,
+        reported,
+        truth,
+        0.05,
         note=f"reported {reported:.3f}× (median of the benchmark-1 runs), independent {truth:.3f}×",
         details={"independent_runs": runs, "reported": tool_speedups},
     )
@@ -76,13 +74,11 @@ def first_call(tool_first_calls: list[float], processes: int = 3) -> Figure:
     fresh = [fresh_python(FIRST_CALL) for _ in range(processes)]
     truth = statistics.median(fresh)
     reported = statistics.median(tool_first_calls)
-    error = reported / truth - 1
-    return Figure(
+    return relative_figure(
         "first-call truth: %parcompare first call at n_jobs=2 against a fresh process's",
-        error * 100,
-        "%",
-        "within ±15 %",
-        abs(error) <= 0.15,
+        reported,
+        truth,
+        0.15,
         note=f"reported {reported:.2f} s (median), fresh processes {truth:.2f} s (median)",
         details={"fresh": fresh, "reported": tool_first_calls},
     )
