@@ -98,6 +98,7 @@ class Observer:
         self._records: list[CallRecord] = []
         self.values: dict[int, ValueObservation] = {}
         self._snapshot: tuple | None = None
+        self._worker_pids: dict[int, bool] = {}
         self.workers = workers or {}
         self.memory_interval = memory_interval
         self.tree = None
@@ -160,6 +161,22 @@ class Observer:
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
         return times
+
+    def _is_worker(self, pid: int) -> bool:
+        """Whether a child process is a pool worker: loky's (nested ones too) or a fork of the
+        kernel (multiprocessing), not loky's resource tracker or another subprocess."""
+        import psutil
+
+        if pid not in self._worker_pids:
+            try:
+                command = " ".join(psutil.Process(pid).cmdline())
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                command = ""
+            kernel = " ".join(self._process.cmdline())
+            self._worker_pids[pid] = "resource_tracker" not in command and (
+                "loky" in command or "multiprocessing" in command or command == kernel
+            )
+        return self._worker_pids[pid]
 
     def _threads(self) -> dict[int, float]:
         python_threads = {
@@ -229,7 +246,7 @@ class Observer:
         for pid, cpu in children_after.items():
             used = cpu - children_before.get(pid, 0.0)
             child_cpu += max(used, 0.0)
-            if used >= threshold:
+            if used >= threshold and self._is_worker(pid):
                 value.active_pids.add(pid)
         for tid, cpu in self._threads().items():
             if cpu - threads_before.get(tid, 0.0) >= threshold:

@@ -725,7 +725,7 @@ def run(
     from .insight import compare_results, thread_warnings, what_ran, with_threads
 
     workers = {k: effective_workers(k) for k in plan.n_jobs}
-    interval, memory_note = _memory_interval(plan.memory, max(workers.values()))
+    interval = _memory_interval(plan.memory, max(workers.values()))
     keep_values = plan.check if plan.check is not None else prepared.returns_value
     inner_threads = plan.inner_threads
     if inner_threads == "auto":
@@ -787,8 +787,6 @@ def run(
         setup_n_jobs_keywords=prepared.setup_n_jobs_keywords,
         nested_n_jobs=prepared.nested_n_jobs,
     )
-    if memory_note:
-        warnings.append(memory_note)
     warnings += thread_warnings(
         configs, inner_threads=inner_threads, nested_n_jobs=prepared.nested_n_jobs
     )
@@ -822,10 +820,11 @@ def run(
     )
 
 
-def _memory_interval(choice: bool | None, max_workers: int) -> tuple[float | None, str]:
-    """Sampling interval (None: no sampling) and a note when automatic sampling was too dear."""
+def _memory_interval(choice: bool | None, max_workers: int) -> float | None:
+    """Sampling interval, or None for no sampling: when not asked for (``--memory``), memory is
+    sampled only where that costs under 5 % of the machine."""
     if choice is False:
-        return None, ""
+        return None
     from ._memory import MAX_INTERVAL, ProcessTree, sampling_interval
     from .environment import usable_cores
 
@@ -833,14 +832,9 @@ def _memory_interval(choice: bool | None, max_workers: int) -> tuple[float | Non
     processes = 1 + len(tree.children())
     per_process = tree.sample_cost() / processes
     interval = sampling_interval(per_process * (1 + max_workers), usable_cores())
-    if interval is not None:
-        return interval, ""
-    if choice:
-        return MAX_INTERVAL, ""
-    return None, (
-        "memory was not sampled: on this machine sampling would cost more than 5 % of the run "
-        "(use --memory to sample anyway)."
-    )
+    if interval is None and choice:
+        return MAX_INTERVAL
+    return interval
 
 
 def preset_n_jobs(prepared: PreparedStatement, namespace: dict[str, Any]) -> dict[str, object]:

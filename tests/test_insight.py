@@ -216,3 +216,20 @@ def test_recommending_a_value_within_the_noise_says_so():
     assert result.recommended_n_jobs == 2
     assert "not measurably faster" in result.verdict
     assert "within the noise" in result.verdict
+
+
+def test_other_subprocesses_are_not_counted_as_workers(tiny):
+    """A busy child process that is not a pool worker (here a helper started before the
+    statement) must not count as a worker, nor make the run look nested."""
+    tiny.run_cell(
+        "import subprocess, sys\n"
+        "helper = subprocess.Popen([sys.executable, '-c', "
+        "'import time\\nwhile True:\\n    sum(range(200_000)); time.sleep(0.005)'])\n"
+    ).raise_error()
+    try:
+        r = run(tiny, "cross_val_score(SVC(), X, y, cv=4)")
+    finally:
+        tiny.user_ns["helper"].kill()
+        tiny.user_ns["helper"].wait()
+    assert r.configs[1].workers_used == 2
+    assert not any(w.startswith("nested parallelism") for w in r.warnings)
