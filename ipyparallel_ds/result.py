@@ -635,38 +635,7 @@ def _summary(result: ParCompareResult) -> str:
             "so there is nothing to compare it with; pass more values with -j."
         )
     best = max(others, key=lambda c: c.speedup)
-    low, high = _shown_interval(best)
-    name = f"n_jobs={best.n_jobs}"
-    workers = f"{best.workers} worker{'s' if best.workers != 1 else ''}"
-    if low > 1.0:
-        verdict = (
-            f"Once its {workers} were running, {name} was {best.speedup:.2f}× as fast as "
-            f"n_jobs={base.n_jobs} ({best.efficiency * 100:.0f} % efficiency)"
-        )
-    elif high < 1.0:
-        verdict = (
-            f"{name} was slower than n_jobs={base.n_jobs} even with its {workers} running "
-            f"({best.speedup:.2f}× the speed): for this statement the cost of parallel work "
-            "outweighs what it saves"
-        )
-        if len(others) > 1:
-            verdict += ", and the other values were slower still"
-    else:
-        verdict = (
-            f"{name}, the best of the parallel values, was not measurably faster than "
-            f"n_jobs={base.n_jobs} ({best.speedup:.2f}×, 95 % interval {low:.2f}-{high:.2f})"
-        )
-    extra = best.startup_cost
-    if extra > 0:
-        first = (
-            f"; its first call took {format_time(best.first_call, p)}, "
-            f"{format_time(extra, p)} more than a warm call, while the workers started."
-        )
-    else:
-        first = (
-            f"; its first call ({format_time(best.first_call, p)}) was no slower than a warm one."
-        )
-    return verdict + first
+    return " ".join(filter(None, [_speed_sentence(result, best), _startup_sentence(result, best)]))
 
 
 def stability_warnings(configs: Sequence[ConfigTiming]) -> list[str]:
@@ -702,7 +671,6 @@ def _shown_interval(config: ConfigTiming) -> tuple[float, float]:
 
 def _verdict(result: ParCompareResult) -> str:
     """Speed, start-up and recommendation, each sentence computed from the measurement."""
-    p = result.precision
     if len(result.configs) < 2:
         return result.summary
     if result.no_effect:
@@ -714,19 +682,10 @@ def _verdict(result: ParCompareResult) -> str:
     target = result._parallel_choice()
     if target is None or math.isnan(target.speedup):
         return result.summary
-    sentences = [_speed_sentence(result, target)]
-    startup = target.startup_cost
-    if startup > 0:
-        calls = result.break_even_calls
-        payback = (
-            "it never pays that back, since its warm calls are no faster"
-            if calls is None
-            else f"it pays that back after {calls} call{'s' if calls != 1 else ''}"
-        )
-        sentences.append(
-            f"Its first call took {format_time(target.first_call, p)} while the workers "
-            f"started, {format_time(startup, p)} more than a warm call, and {payback}."
-        )
+    sentences = [
+        _speed_sentence(result, target),
+        _startup_sentence(result, target, payback=True),
+    ]
     memory = _memory_sentence(result, target)
     if memory:
         sentences.append(memory)
@@ -790,6 +749,28 @@ def _memory_sentence(result: ParCompareResult, config: ConfigTiming) -> str:
         f"the kernel's own {format_bytes(kernel)}: every worker is a separate Python process "
         "with its own copy of what it needs."
     )
+
+
+def _startup_sentence(result: ParCompareResult, config: ConfigTiming, payback: bool = False) -> str:
+    """The first call's start-up cost and, with ``payback``, when it is paid back."""
+    p = result.precision
+    startup = config.startup_cost
+    if not startup > 0:
+        return (
+            f"Its first call ({format_time(config.first_call, p)}) was no slower than a warm one."
+        )
+    text = (
+        f"Its first call took {format_time(config.first_call, p)} while the workers started, "
+        f"{format_time(startup, p)} more than a warm call"
+    )
+    if payback:
+        calls = result.break_even_calls
+        text += (
+            ", and it never pays that back, since its warm calls are no faster"
+            if calls is None
+            else f", and it pays that back after {calls} call{'s' if calls != 1 else ''}"
+        )
+    return text + "."
 
 
 def _speed_sentence(result: ParCompareResult, config: ConfigTiming) -> str:

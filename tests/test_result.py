@@ -106,7 +106,7 @@ def test_summary_speaks_from_the_numbers():
     faster = result(config(1, 1, SERIAL), config(2, 2, PARALLEL, first=2.41, paired=SERIAL))
     text = faster.summary
     speedup = faster.configs[1].speedup
-    assert f"n_jobs=2 was {speedup:.2f}× as fast as n_jobs=1" in text
+    assert f"n_jobs=2 is {speedup:.2f}× as fast as n_jobs=1" in text
     assert format_time(2.41) in text
     assert format_time(2.41 - faster.configs[1].median) in text
 
