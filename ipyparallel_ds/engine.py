@@ -719,7 +719,6 @@ def run(
     running that was not running before.
     """
     from . import _pools
-    from ._memory import available_memory, format_bytes
     from ._observe import Observer
     from .environment import collect
     from .insight import compare_results, thread_warnings, what_ran, with_threads
@@ -741,32 +740,11 @@ def run(
     )
     threads: dict[int, dict[str, list]] = {}
     with _pools.restoring_pool_state(), Observer(workers, interval) as observer:
-        guard = None
-        if observer.tree is not None:
-            kind, amount = plan.max_memory
-            available, source = available_memory()
-            in_use = observer.tree.kernel() + sum(observer.tree.children().values())
-            limit = amount if kind == "bytes" else amount * (available + in_use)
-            where = (
-                "as given"
-                if kind == "bytes"
-                else f"{amount:.0%} of the {format_bytes(available + in_use)} the kernel and "
-                f"its workers can use ({source})"
-            )
-
-            def guard(n_jobs: int, count: int) -> str | None:
-                estimate = observer.estimate_peak(count)
-                if estimate is None or estimate[0] <= limit:
-                    return None
-                return (
-                    f"n_jobs={n_jobs} was skipped: its peak memory is estimated at "
-                    f"{format_bytes(estimate[0])} ({estimate[1]}), above the --max-memory "
-                    f"limit of {format_bytes(limit)} ({where})."
-                )
-
+        guard = _memory_guard(observer, plan.max_memory)
         data = sweep(
             plan,
             timer,
+            workers_of=workers.__getitem__,
             cold_start=_pools.shutdown_pool,
             progress=progress,
             observer=observer,
@@ -818,6 +796,37 @@ def run(
         environment=collect(),
         precision=precision,
     )
+
+
+def _memory_guard(observer: Any, max_memory: tuple[str, float]):
+    """``skip(n_jobs, workers)`` for the sweep: a sentence when a value's estimated peak
+    memory exceeds the limit; None when memory is not sampled (nothing to estimate from)."""
+    if observer.tree is None:
+        return None
+    from ._memory import available_memory, format_bytes
+
+    kind, amount = max_memory
+    available, source = available_memory()
+    in_use = observer.tree.kernel() + sum(observer.tree.children().values())
+    limit = amount if kind == "bytes" else amount * (available + in_use)
+    where = (
+        "as given"
+        if kind == "bytes"
+        else f"{amount:.0%} of the {format_bytes(available + in_use)} the kernel and its "
+        f"workers can use ({source})"
+    )
+
+    def guard(n_jobs: int, workers: int) -> str | None:
+        estimate = observer.estimate_peak(workers)
+        if estimate is None or estimate[0] <= limit:
+            return None
+        return (
+            f"n_jobs={n_jobs} was skipped: its peak memory is estimated at "
+            f"{format_bytes(estimate[0])} ({estimate[1]}), above the --max-memory limit of "
+            f"{format_bytes(limit)} ({where})."
+        )
+
+    return guard
 
 
 def _memory_interval(choice: bool | None, max_workers: int) -> float | None:

@@ -257,7 +257,8 @@ class ParCompareResult:
     interleaved : bool
         Whether baseline runs were interleaved with each config's runs.
     interrupted : bool
-        True when the sweep was stopped with Ctrl-C; ``configs`` then holds what was measured.
+        True when the sweep stopped early (Ctrl-C, or a worker process was killed); ``configs``
+        then holds what was measured and ``warnings`` says why.
     no_effect : str
         Why n_jobs had no effect on the statement, in words; empty when it had one.
     results_equal : bool or None
