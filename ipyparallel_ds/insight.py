@@ -56,6 +56,13 @@ class Scaling:
     fitted_overhead: bool = field(default=False)
 
     @property
+    def explains_data(self) -> bool:
+        """Whether the model fits the measurements well enough to be shown or quoted: within
+        10 % (RMS) of the measured times, and not pinned at s = 1, which is how a slowdown
+        (overhead the two-point fit cannot separate) shows up."""
+        return self.residual < 0.1 and self.serial_fraction < 0.99
+
+    @property
     def max_speedup(self) -> float:
         """``1 / s``: the limit of the speedup as workers grow, ignoring overhead."""
         return math.inf if self.serial_fraction <= 0 else 1.0 / self.serial_fraction

@@ -95,8 +95,8 @@ def plot(
         Mark first-call times on the time view.
     show_fit : bool
         Draw the fitted scaling model (see ``result.scaling``) on the time and speedup views,
-        extrapolated to twice the largest measured worker count. The recommended n_jobs is
-        marked on every view.
+        extrapolated to twice the largest measured worker count, where it explains the data.
+        The recommended n_jobs is marked on every view.
 
     Returns
     -------
@@ -191,7 +191,7 @@ def _draw_memory(ax: Axes, result: ParCompareResult, configs: list[ConfigTiming]
 
 def _draw_fit(ax: Axes, result: ParCompareResult, metric: str) -> None:
     scaling = result.scaling
-    if scaling is None:
+    if scaling is None or not scaling.explains_data:
         return
     top = 2 * max(p for p, _ in scaling.points)
     steps = 60

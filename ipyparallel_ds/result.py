@@ -720,9 +720,9 @@ def _verdict(result: ParCompareResult) -> str:
         # overhead, which two points cannot tell apart from a serial fraction.
         credible = (
             scaling is not None
+            and scaling.explains_data
             and _shown_interval(target)[0] > 1.0
-            and 0.005 <= scaling.serial_fraction < 0.99
-            and scaling.residual < 0.1
+            and scaling.serial_fraction >= 0.005
         )
         if credible:
             limit = scaling.max_speedup

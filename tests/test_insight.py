@@ -96,6 +96,9 @@ def test_verdict_when_parallel_is_slower_claims_no_serial_fraction():
     result = build_result("f()", configs, 0, environment={"cores": {"usable": 2}})
     assert "slower" in result.verdict
     assert "serial fraction" not in result.verdict
+    assert not result.scaling.explains_data
+    ax = result.plot("speedup")  # nor does the chart draw a model that misses the data
+    assert not any(line.get_label().startswith("fitted") for line in ax.lines)
     assert "Recommended: n_jobs=1" in result.verdict
     assert result.break_even_calls is None
 
