@@ -22,6 +22,7 @@ import ast
 import copy
 import gc
 import itertools
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -349,7 +350,7 @@ class Plan:
     number: int = 0
     repeat: int | None = None
     memory: bool | None = None  # None: sample when it is cheap
-    max_memory: tuple[str, float] = ("share", 0.8)
+    max_memory: tuple[str, float] = _options.parse_max_memory(_options.DEFAULT_MAX_MEMORY)
     check: bool | None = None  # None: compare results when the statement returns a value
     inner_threads: int | str | None = None  # threads per worker and kernel; "auto"; None
 
@@ -636,9 +637,6 @@ def sweep(
     except KeyboardInterrupt:
         interrupted_at = current.n_jobs
         notes.append(_interrupt_note(current, plan))
-        for state in states:  # an interrupt between a baseline run and its partner
-            if state.paired is not None and state.runs is not None:
-                del state.paired[len(state.runs) :]
     except Exception as exc:
         death = _worker_death(exc)
         if death is None:
@@ -648,12 +646,13 @@ def sweep(
             raise
         interrupted_at = current.n_jobs
         notes.append(f"at n_jobs={current.n_jobs} {death} The values measured before are kept.")
-        for state in states:
-            if state.paired is not None and state.runs is not None:
-                del state.paired[len(state.runs) :]
-    # After an interrupt, keep every value whose first call was measured, warm runs or not.
+    # A stop between a baseline run and its partner leaves one unpaired baseline run.
+    for state in states:
+        if state.paired is not None and state.runs is not None:
+            del state.paired[len(state.runs) :]
+    # After an early stop, keep every value whose first call was measured, warm runs or not.
     measured = [
-        i for i, s in enumerate(states) if s.runs is not None and s.first_call == s.first_call
+        i for i, s in enumerate(states) if s.runs is not None and not math.isnan(s.first_call)
     ]
     configs = [states[i].timing() for i in measured]
     new_baseline = measured.index(baseline_index) if baseline_index in measured else 0

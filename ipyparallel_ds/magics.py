@@ -107,7 +107,9 @@ class ParCompareMagics(Magics):
                 check=_switch(options, "check"),
                 inner_threads=options.get("inner-threads"),
             )
-            precision = _options.parse_count("-p", options.get("p", "3"), minimum=1)
+            precision = _options.parse_count(
+                "-p", options.get("p", _options.DEFAULT_PRECISION), minimum=1
+            )
             save = _options.parse_save_path(options["save"]) if "save" in options else None
         except ValueError as exc:
             raise UsageError(f"%parcompare: {exc}") from None
