@@ -59,8 +59,13 @@ def _eta(event: SweepProgress) -> str:
 
 
 def _describe(event: SweepProgress) -> str:
+    import math
+
+    from .result import ConfigTiming
+
+    point = ConfigTiming(event.n_jobs, event.n_jobs, math.nan, 0, (), backend=event.backend)
     return (
-        f"n_jobs={event.n_jobs}: {event.phase} · call {event.calls_done} of about "
+        f"{point.name}: {event.phase} · call {event.calls_done} of about "
         f"{event.calls_total} · {_eta(event)}"
     )
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import Any
 
 # A process or thread did work in a run if it used at least this much CPU: 5 ms, or 2 % of
 # the run's wall time, whichever is more (idle workers and helper threads use far less).
@@ -79,9 +80,15 @@ class ValueObservation:
         return max(count, 1)
 
 
-def _backend_name(backend: object) -> str:
+# joblib backend classes whose short name is not their class name minus "Backend".
+_BACKEND_NAMES = {"DaskDistributedBackend": "dask", "IPythonParallelBackend": "ipyparallel"}
+
+
+def backend_name(backend: object) -> str:
     """``LokyBackend`` -> ``loky``, ``ThreadingBackend`` -> ``threading``, ..."""
     name = type(backend).__name__
+    if name in _BACKEND_NAMES:
+        return _BACKEND_NAMES[name]
     return (name[: -len("Backend")] if name.endswith("Backend") else name).lower()
 
 
@@ -89,14 +96,14 @@ class Observer:
     """Observes timed runs; use as a context manager around the sweep."""
 
     def __init__(
-        self, workers: dict[int, int] | None = None, memory_interval: float | None = None
+        self, workers: dict[Any, int] | None = None, memory_interval: float | None = None
     ) -> None:
         import psutil
 
         self._process = psutil.Process(os.getpid())
         self._local = threading.local()
         self._records: list[CallRecord] = []
-        self.values: dict[int, ValueObservation] = {}
+        self.values: dict[Any, ValueObservation] = {}
         self._snapshot: tuple | None = None
         self._worker_pids: dict[int, bool] = {}
         self.workers = workers or {}
@@ -128,7 +135,7 @@ class Observer:
                 n_jobs = int(parallel._effective_n_jobs())
             except Exception:  # an invalid n_jobs: let joblib raise its own error
                 n_jobs = -1
-            observer._records.append(CallRecord(_backend_name(parallel._backend), n_jobs, depth))
+            observer._records.append(CallRecord(backend_name(parallel._backend), n_jobs, depth))
             observer._local.depth = depth + 1
             try:
                 return original(parallel, iterable)
@@ -163,8 +170,9 @@ class Observer:
         return times
 
     def _is_worker(self, pid: int) -> bool:
-        """Whether a child process is a pool worker: loky's (nested ones too) or a fork of the
-        kernel (multiprocessing), not loky's resource tracker or another subprocess."""
+        """Whether a child process is a pool worker: loky's (nested ones too), a fork or spawn
+        of the kernel (multiprocessing, a local dask cluster's workers) or an ipyparallel
+        engine; not a resource tracker, an engine's nanny or another subprocess."""
         import psutil
 
         if pid not in self._worker_pids:
@@ -173,8 +181,9 @@ class Observer:
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 command = ""
             kernel = " ".join(self._process.cmdline())
+            engine = "ipyparallel.engine" in command and "nanny" not in command
             self._worker_pids[pid] = "resource_tracker" not in command and (
-                "loky" in command or "multiprocessing" in command or command == kernel
+                "loky" in command or "multiprocessing" in command or command == kernel or engine
             )
         return self._worker_pids[pid]
 
@@ -194,20 +203,20 @@ class Observer:
         return cpu.user + cpu.system
 
     @contextmanager
-    def first_call(self, n_jobs: int) -> Iterator[None]:
+    def first_call(self, point: Any) -> Iterator[None]:
         """Sample memory during a first call (for the memory guard's estimates only)."""
         if self.tree is None:
             yield
             return
         from ._memory import PeakSampler
 
-        with PeakSampler(self.tree, self.memory_interval, self.workers.get(n_jobs, 1) > 1) as s:
+        with PeakSampler(self.tree, self.memory_interval, self.workers.get(point, 1) > 1) as s:
             yield
-        value = self.values.setdefault(n_jobs, ValueObservation())
+        value = self.values.setdefault(point, ValueObservation())
         value.first_call_memory = s.peak
 
-    def before(self, n_jobs: int) -> None:
-        """Snapshot before a timed run at ``n_jobs``."""
+    def before(self, point: Any) -> None:
+        """Snapshot before a timed run at ``point``."""
         self._snapshot = (
             len(self._records),
             self._kernel_cpu(),
@@ -217,11 +226,11 @@ class Observer:
         if self.tree is not None:
             from ._memory import PeakSampler
 
-            with_children = self.workers.get(n_jobs, 1) > 1
+            with_children = self.workers.get(point, 1) > 1
             self._sampler = PeakSampler(self.tree, self.memory_interval, with_children)
             self._sampler.__enter__()
 
-    def after(self, n_jobs: int, seconds: float, loops: int) -> None:
+    def after(self, point: Any, seconds: float, loops: int) -> None:
         """Account a timed run of ``loops`` calls that took ``seconds``."""
         sampler, self._sampler = self._sampler, None
         if sampler is not None:
@@ -230,7 +239,7 @@ class Observer:
             return
         first_record, kernel_before, children_before, threads_before = self._snapshot
         self._snapshot = None
-        value = self.values.setdefault(n_jobs, ValueObservation())
+        value = self.values.setdefault(point, ValueObservation())
         if sampler is not None and sampler.peak > value.peak_memory:
             value.peak_memory = sampler.peak
             value.peak_children_memory = sampler.peak_children
@@ -255,21 +264,25 @@ class Observer:
         value.cpu_time += max(kernel_cpu, 0.0) + child_cpu
         value.worker_pids_per_run.append(frozenset(children_after) - {os.getpid()})
 
-    def fields(self, config):
-        """``config`` with what was observed over its timed runs filled in."""
+    def fields(self, config, observed_workers: bool = True):
+        """``config`` with what was observed over its timed runs filled in; with
+        ``observed_workers`` False (a remote cluster), worker processes are not counted."""
         from dataclasses import replace
 
-        value = self.values.get(config.n_jobs)
+        from ._backends import Point
+
+        value = self.values.get(Point(config.backend, config.n_jobs))
         if value is None:
             return config
         threads = any("threading" in b for b in value.backends)
         backend = ", ".join(value.backends) if value.calls else "none"
         if value.calls and value.effective_n_jobs == [1]:
             backend = f"sequential ({backend})"  # joblib's one-worker fallback
+        used = value.workers_used(threads) if config.workers > 1 else 1
         return replace(
             config,
-            backend=backend,
-            workers_used=value.workers_used(threads) if config.workers > 1 else 1,
+            backend_used=backend,
+            workers_used=used if observed_workers or config.workers <= 1 else None,
             parallel_calls=value.parallel_calls,
             cpu_time=value.cpu_time,
             effective_n_jobs=tuple(value.effective_n_jobs),

@@ -18,6 +18,18 @@ TARGET_PRECISION = 0.05
 DEFAULT_REPEAT = 5
 DEFAULT_PRECISION = 3
 DEFAULT_MAX_MEMORY = "80%"
+# joblib backends %parcompare can compare; the cluster ones need an optional extra.
+LOCAL_BACKENDS = ("loky", "threading", "multiprocessing")
+CLUSTER_BACKENDS = ("dask", "ipyparallel")
+BACKENDS = LOCAL_BACKENDS + CLUSTER_BACKENDS
+# backend -> (module it needs, the extra that installs it)
+BACKEND_EXTRAS = {
+    "dask": ("distributed", "ipyparallel-ds[dask]"),
+    "ipyparallel": ("ipyparallel", "ipyparallel-ds[ipyparallel]"),
+}
+# A call on a cluster gets this many times the serial baseline's call, at least the minimum.
+TIMEOUT_FACTOR = 10
+MIN_TIMEOUT = 60.0
 
 
 class Option:
@@ -62,6 +74,51 @@ OPTIONS: tuple[Option, ...] = (
         "Comma-separated n_jobs values to compare, e.g. 1,2,4,-1 (-1 means every usable "
         "core, -2 all but one). Default: 1, 2, 4, ... doubling up to and including the "
         "usable core count.",
+    ),
+    Option(
+        "b",
+        "backend",
+        "LIST",
+        f"Comma-separated joblib backends to compare: {', '.join(BACKENDS)}. n_jobs=1 runs "
+        "once, as the serial baseline every backend is compared with. dask and ipyparallel "
+        "need --cluster local, or --scheduler (dask) / --profile, --cluster-id (ipyparallel) "
+        "for a running cluster; their size is the number of cluster workers. Default: "
+        "joblib's active backend (loky).",
+    ),
+    Option(
+        None,
+        "cluster",
+        "local",
+        "Start a cluster on 127.0.0.1 for the dask or ipyparallel backend, scale it to each "
+        "-j value (the number of workers; -1 is every usable core), and stop it afterwards.",
+    ),
+    Option(
+        None,
+        "scheduler",
+        "ADDRESS",
+        "Address of a running dask scheduler (tcp://host:8786) for --backend dask; the "
+        "cluster is measured at its size.",
+    ),
+    Option(
+        None,
+        "profile",
+        "NAME",
+        "IPython profile of a running ipyparallel cluster (ipcluster start --profile NAME) for "
+        "--backend ipyparallel; each -j value up to its engine count is measured.",
+    ),
+    Option(
+        None,
+        "cluster-id",
+        "ID",
+        "Cluster id of a running ipyparallel cluster (ipcluster start --cluster-id ID).",
+    ),
+    Option(
+        None,
+        "timeout",
+        "SECONDS",
+        "Deadline of each call on a dask or ipyparallel cluster; a call that misses it is "
+        "stopped, its tasks are cancelled and that backend's remaining sizes are skipped. "
+        f"Default: {TIMEOUT_FACTOR} times the serial call, at least {MIN_TIMEOUT:.0f} s.",
     ),
     Option(
         "n",
@@ -276,3 +333,112 @@ def parse_inner_threads(value: object) -> int | str:
     if isinstance(value, str) and value.strip().lower() == "auto":
         return "auto"
     return parse_count("--inner-threads", value, minimum=1)
+
+
+def parse_backends(value: object) -> tuple[str, ...]:
+    """Validate backends given as ``"loky,threading"`` or a sequence of names.
+
+    Raises
+    ------
+    ValueError
+        Naming the bad value: unknown backends, empty items, duplicates.
+    """
+    if isinstance(value, str):
+        items = [part.strip() for part in value.split(",")]
+    else:
+        try:
+            items = list(value)  # type: ignore[call-overload]
+        except TypeError:
+            raise ValueError(
+                f"backend must be a name or a sequence of names like 'loky,threading'; "
+                f"got {value!r}"
+            ) from None
+    if not items:
+        raise ValueError("-b/--backend needs at least one backend")
+    names: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or not item:
+            raise ValueError(f"-b/--backend has an empty or invalid item in {value!r}")
+        name = item.lower()
+        if name not in BACKENDS:
+            raise ValueError(
+                f"unknown backend {item!r} in -b/--backend: choose from {', '.join(BACKENDS)}"
+            )
+        if name in names:
+            raise ValueError(f"backend {item!r} is given twice in -b/--backend")
+        names.append(name)
+    return tuple(names)
+
+
+def parse_timeout(value: object) -> float:
+    """A positive number of seconds."""
+    try:
+        seconds = float(value.strip() if isinstance(value, str) else value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"--timeout needs a number of seconds, got {value!r}") from None
+    if isinstance(value, bool) or not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"--timeout must be a positive number of seconds, got {value!r}")
+    return seconds
+
+
+def check_cluster_options(
+    backends: tuple[str, ...],
+    cluster: object = None,
+    scheduler: object = None,
+    profile: object = None,
+    cluster_id: object = None,
+) -> None:
+    """Check that cluster options fit the backends, and that each cluster backend's package is
+    installed (without importing it). Raises ValueError naming the problem."""
+    import importlib.util
+
+    if cluster is not None and cluster != "local":
+        raise ValueError(
+            f"--cluster takes 'local' (a cluster started on 127.0.0.1), got {cluster!r}; "
+            "for a running cluster use --scheduler (dask) or --profile/--cluster-id "
+            "(ipyparallel)"
+        )
+    if scheduler is not None and (not isinstance(scheduler, str) or "://" not in scheduler):
+        raise ValueError(
+            f"--scheduler needs an address like tcp://127.0.0.1:8786, got {scheduler!r}"
+        )
+    chosen = [b for b in backends if b in CLUSTER_BACKENDS]
+    given = {
+        "--cluster": cluster,
+        "--scheduler": scheduler,
+        "--profile": profile,
+        "--cluster-id": cluster_id,
+    }
+    if not chosen:
+        extra = [name for name, v in given.items() if v is not None]
+        if extra:
+            raise ValueError(
+                f"{', '.join(extra)} only applies to --backend dask or ipyparallel "
+                f"(backends asked: {', '.join(backends) or 'loky'})"
+            )
+        return
+    if scheduler is not None and "dask" not in chosen:
+        raise ValueError("--scheduler is the address of a dask scheduler: add --backend dask")
+    if (profile is not None or cluster_id is not None) and "ipyparallel" not in chosen:
+        raise ValueError(
+            "--profile and --cluster-id find an ipyparallel cluster: add --backend ipyparallel"
+        )
+    for name in chosen:
+        existing = scheduler if name == "dask" else (profile or cluster_id)
+        if cluster is not None and existing is not None:
+            raise ValueError(
+                f"--cluster local and {'--scheduler' if name == 'dask' else '--profile'} "
+                f"contradict each other for the {name} backend: choose one"
+            )
+        if cluster is None and existing is None:
+            how = "--scheduler tcp://HOST:8786" if name == "dask" else "--profile NAME"
+            raise ValueError(
+                f"the {name} backend needs a cluster: --cluster local to start one on this "
+                f"machine, or {how} for a running one"
+            )
+        module, extra = BACKEND_EXTRAS[name]
+        if importlib.util.find_spec(module) is None:
+            raise ValueError(
+                f"the {name} backend needs the {module} package, which is not installed: "
+                f"pip install '{extra}'"
+            )

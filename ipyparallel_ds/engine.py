@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from . import _options
+from ._backends import DeadlineExceeded, Point, Runner
 from .result import (
     ConfigTiming,
     ParCompareResult,
@@ -42,6 +43,7 @@ from .result import (
 
 __all__ = [
     "Plan",
+    "Point",
     "PreparedStatement",
     "StatementTimer",
     "SweepProgress",
@@ -61,10 +63,11 @@ WARM_TOLERANCE = 0.10  # warm once a call is no longer more than 10 % faster tha
 
 
 class Timer(Protocol):
-    """Something that runs ``number`` loops of the statement at ``n_jobs`` and returns the
-    total seconds. The real one is :class:`StatementTimer`; tests pass synthetic ones."""
+    """Something that runs ``number`` loops of the statement at a point (backend, n_jobs) and
+    returns the total seconds. The real one is :class:`StatementTimer`; tests pass synthetic
+    ones."""
 
-    def __call__(self, n_jobs: int, number: int) -> float: ...
+    def __call__(self, point: Point, number: int) -> float: ...
 
 
 # -- the statement ---------------------------------------------------------------------------
@@ -242,10 +245,13 @@ class _FillTemplate(ast.NodeTransformer):
 class StatementTimer:
     """Times loops of a prepared statement in a namespace, with n_jobs reaching the code.
 
-    Each call runs inside ``joblib.parallel_config(n_jobs=k)``, which reaches every joblib
-    call whose n_jobs is unset, and uses a copy of the statement whose literal ``n_jobs=``
-    keywords are set to ``k``. The garbage collector is off while timing, as in ``%timeit``.
-    The namespace is used as globals; names the statement assigns stay local.
+    Each call at a point runs inside that point's joblib configuration (its runner's
+    ``parallel_config``, ``n_jobs=k`` for the local backends), which reaches every joblib call
+    whose n_jobs is unset, and uses a copy of the statement whose literal ``n_jobs=`` keywords
+    are set to ``k``. The garbage collector is off while timing, as in ``%timeit``. The
+    namespace is used as globals; names the statement assigns stay local. Calls on a cluster
+    get a deadline: ``timeout`` seconds per call, or, when it is None, a multiple of the
+    slowest serial call seen so far.
     """
 
     def __init__(
@@ -257,6 +263,8 @@ class StatementTimer:
         compiler: Callable[..., Any] = compile,
         keep_values: bool = False,
         inner_threads: int | None = None,
+        runners: dict[str, Runner] | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.prepared = prepared
         self.inner_threads = inner_threads
@@ -264,7 +272,10 @@ class StatementTimer:
         self.clock = clock
         self.compiler = compiler
         self.keep_values = keep_values
-        self.first_values: dict[int, Any] = {}
+        self.runners = runners or {}
+        self.timeout = timeout
+        self.serial_call = 0.0  # slowest per-loop time of a call outside any cluster
+        self.first_values: dict[Point, Any] = {}
         self._functions: dict[int, Callable[..., tuple[float, Any]]] = {}
 
     def _function(self, n_jobs: int) -> Callable[..., float]:
@@ -283,45 +294,62 @@ class StatementTimer:
             self._functions[n_jobs] = local["inner"]
         return self._functions[n_jobs]
 
-    def _config(self, n_jobs: int):
-        """joblib's configuration for ``n_jobs`` and, with ``inner_threads``, the thread
+    def _runner(self, point: Point) -> Runner | None:
+        return self.runners.get(point.backend)
+
+    def _config(self, point: Point):
+        """joblib's configuration for the point and, with ``inner_threads``, the thread
         limits: ``inner_max_num_threads`` for loky's workers, threadpoolctl in the kernel."""
         from contextlib import ExitStack
 
         from joblib import parallel_config
-        from joblib.parallel import get_active_backend
 
+        runner = self._runner(point)
         stack = ExitStack()
-        if self.inner_threads is None:
-            stack.enter_context(parallel_config(n_jobs=n_jobs))
-            return stack
-        from threadpoolctl import threadpool_limits
-
-        if type(get_active_backend()[0]).__name__ == "LokyBackend":
+        uses_loky = runner is not None and runner.name == "loky" and not runner.is_cluster
+        if self.inner_threads is not None and uses_loky:
             stack.enter_context(
                 parallel_config(
-                    backend="loky", n_jobs=n_jobs, inner_max_num_threads=self.inner_threads
+                    backend="loky", n_jobs=point.n_jobs, inner_max_num_threads=self.inner_threads
                 )
             )
+        elif runner is not None:
+            stack.enter_context(runner.config(point.n_jobs))
         else:
-            stack.enter_context(parallel_config(n_jobs=n_jobs))
-        stack.enter_context(threadpool_limits(limits=self.inner_threads))
+            stack.enter_context(parallel_config(n_jobs=point.n_jobs))
+        if self.inner_threads is not None:
+            from threadpoolctl import threadpool_limits
+
+            stack.enter_context(threadpool_limits(limits=self.inner_threads))
         return stack
 
-    def thread_report(self, n_jobs: int, workers: int) -> dict[str, list]:
+    def deadline(self) -> float | None:
+        """Seconds allowed per call on a cluster."""
+        if self.timeout is not None:
+            return self.timeout
+        if not self.serial_call:
+            return None
+        return max(_options.MIN_TIMEOUT, _options.TIMEOUT_FACTOR * self.serial_call)
+
+    def thread_report(self, point: Point, workers: int) -> dict[str, list]:
         """BLAS/OpenMP pools (api, threads) in the kernel and, through a tiny task on the same
         configuration, in a worker; run outside the timed region, on the warm pool."""
         from joblib import Parallel, delayed
 
-        with self._config(n_jobs):
+        runner = self._runner(point)
+        guard = runner.guard(1, self.deadline()) if runner is not None else nullcontext()
+        with guard, self._config(point):
             report = {"kernel": _thread_pools(), "worker": []}
             if workers > 1:
                 report["worker"] = Parallel()(delayed(_thread_pools)() for _ in range(1))[0]
         return report
 
-    def __call__(self, n_jobs: int, number: int) -> float:
-        inner = self._function(n_jobs)
-        with self._config(n_jobs):
+    def __call__(self, point: Point, number: int) -> float:
+        inner = self._function(point.n_jobs)
+        runner = self._runner(point)
+        on_cluster = runner is not None and runner.is_cluster
+        guard = runner.guard(number, self.deadline()) if on_cluster else nullcontext()
+        with guard, self._config(point):
             gc_was_enabled = gc.isenabled()
             gc.disable()
             try:
@@ -329,8 +357,10 @@ class StatementTimer:
             finally:
                 if gc_was_enabled:
                     gc.enable()
-        if self.keep_values and n_jobs not in self.first_values:
-            self.first_values[n_jobs] = value
+        if not on_cluster:
+            self.serial_call = max(self.serial_call, seconds / number)
+        if self.keep_values and point not in self.first_values:
+            self.first_values[point] = value
         return seconds
 
 
@@ -344,7 +374,13 @@ def _thread_pools() -> list[tuple[str, int]]:
 # -- the plan --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Plan:
-    """Validated options of a sweep. ``repeat=None`` means: as many rounds as needed."""
+    """Validated options of a sweep. ``repeat=None`` means: as many rounds as needed.
+
+    ``backends`` is empty for joblib's active backend; ``cluster``, ``scheduler``,
+    ``profile`` and ``cluster_id`` say where the dask or ipyparallel backend runs, and
+    ``timeout`` is the deadline of each call there (None: from the serial call).
+    ``n_jobs_given`` says whether the n_jobs values were asked or are the default.
+    """
 
     n_jobs: tuple[int, ...]
     number: int = 0
@@ -353,6 +389,13 @@ class Plan:
     max_memory: tuple[str, float] = _options.parse_max_memory(_options.DEFAULT_MAX_MEMORY)
     check: bool | None = None  # None: compare results when the statement returns a value
     inner_threads: int | str | None = None  # threads per worker and kernel; "auto"; None
+    backends: tuple[str, ...] = ()
+    cluster: str | None = None
+    scheduler: str | None = None
+    profile: str | None = None
+    cluster_id: str | None = None
+    timeout: float | None = None
+    n_jobs_given: bool = True
 
     @classmethod
     def from_options(
@@ -365,6 +408,12 @@ class Plan:
         max_memory: object = _options.DEFAULT_MAX_MEMORY,
         check: bool | None = None,
         inner_threads: object = None,
+        backend: object = None,
+        cluster: object = None,
+        scheduler: object = None,
+        profile: object = None,
+        cluster_id: object = None,
+        timeout: object = None,
     ) -> Plan:
         """Validate user options; raises ValueError naming the bad value."""
         values = default_n_jobs() if n_jobs is None else _options.parse_n_jobs(n_jobs)
@@ -372,7 +421,30 @@ class Plan:
         runs = None if repeat is None else _options.parse_count("repeat (-r)", repeat, minimum=1)
         limit = _options.parse_max_memory(max_memory)
         threads = None if inner_threads is None else _options.parse_inner_threads(inner_threads)
-        return cls(values, loops, runs, memory, limit, check, threads)
+        backends = () if backend is None else _options.parse_backends(backend)
+        _options.check_cluster_options(backends, cluster, scheduler, profile, cluster_id)
+        seconds = None if timeout is None else _options.parse_timeout(timeout)
+        return cls(
+            values,
+            loops,
+            runs,
+            memory,
+            limit,
+            check,
+            threads,
+            backends,
+            cluster,  # type: ignore[arg-type]
+            scheduler,  # type: ignore[arg-type]
+            None if profile is None else str(profile),
+            None if cluster_id is None else str(cluster_id),
+            seconds,
+            n_jobs is not None,
+        )
+
+    @property
+    def shared_baseline(self) -> bool:
+        """Whether one serial n_jobs=1 baseline is shared by several backends or a cluster."""
+        return len(self.backends) > 1 or any(b in _options.CLUSTER_BACKENDS for b in self.backends)
 
 
 def default_n_jobs(usable: int | None = None) -> tuple[int, ...]:
@@ -399,9 +471,10 @@ def effective_workers(n_jobs: int) -> int:
 # -- the sweep -------------------------------------------------------------------------------
 @dataclass
 class _ValueState:
-    n_jobs: int
+    point: Point
     workers: int
     first_call: float = float("nan")
+    startup: float = float("nan")
     warmup: list[float] | None = None
     settled: bool = True
     loops: int = 0
@@ -410,8 +483,10 @@ class _ValueState:
 
     def timing(self) -> ConfigTiming:
         return ConfigTiming(
-            n_jobs=self.n_jobs,
+            n_jobs=self.point.n_jobs,
             workers=self.workers,
+            backend=self.point.backend,
+            cluster_startup=self.startup,
             first_call=self.first_call,
             loops=self.loops,
             all_runs=tuple(self.runs or ()),
@@ -436,6 +511,7 @@ class SweepProgress:
     calls_total: int
     elapsed: float
     completed: tuple[ConfigTiming, ...] = ()
+    backend: str = ""
 
     @property
     def remaining(self) -> float | None:
@@ -455,7 +531,7 @@ class _CountingTimer:
         self.clock = clock
         self.start = clock()
         self.done = 0
-        self.n_jobs = 0
+        self.point = Point("", 0)
         self.phase = ""
 
     def report(self, completed: tuple[ConfigTiming, ...] = ()) -> None:
@@ -463,21 +539,22 @@ class _CountingTimer:
             self.total = max(self.total, self.done)
             self.progress(
                 SweepProgress(
-                    self.n_jobs,
+                    self.point.n_jobs,
                     self.phase,
                     self.done,
                     self.total,
                     self.clock() - self.start,
                     completed,
+                    self.point.backend,
                 )
             )
 
-    def at(self, n_jobs: int, phase: str) -> None:
-        self.n_jobs, self.phase = n_jobs, phase
+    def at(self, point: Point, phase: str) -> None:
+        self.point, self.phase = point, phase
         self.report()
 
-    def __call__(self, n_jobs: int, number: int) -> float:
-        seconds = self.timer(n_jobs, number)
+    def __call__(self, point: Point, number: int) -> float:
+        seconds = self.timer(point, number)
         self.done += 1
         self.report()
         return seconds
@@ -503,11 +580,11 @@ class SweepData:
     notes: list[str]
 
 
-def _warm_up(timer: Timer, n_jobs: int, first: float, minimum: int) -> tuple[list[float], bool]:
+def _warm_up(timer: Timer, point: Point, first: float, minimum: int) -> tuple[list[float], bool]:
     calls: list[float] = []
     previous = first
     while len(calls) < MAX_WARMUP_CALLS:
-        current = timer(n_jobs, 1)
+        current = timer(point, 1)
         calls.append(current)
         improving = current < (1.0 - WARM_TOLERANCE) * previous
         previous = current
@@ -516,7 +593,7 @@ def _warm_up(timer: Timer, n_jobs: int, first: float, minimum: int) -> tuple[lis
     return calls, False
 
 
-def _calibrate(timer: Timer, n_jobs: int, last_single_call: float, number: int) -> int:
+def _calibrate(timer: Timer, point: Point, last_single_call: float, number: int) -> int:
     """Loops per run: as given, or as %timeit chooses (first power of ten lasting 0.2 s)."""
     if number:
         return number
@@ -524,7 +601,7 @@ def _calibrate(timer: Timer, n_jobs: int, last_single_call: float, number: int) 
         return 1
     for exponent in range(1, 10):
         loops = 10**exponent
-        if timer(n_jobs, loops) >= MIN_RUN_SECONDS:
+        if timer(point, loops) >= MIN_RUN_SECONDS:
             return loops
     return loops
 
@@ -533,43 +610,55 @@ def sweep(
     plan: Plan,
     timer: Timer,
     *,
-    workers_of: Callable[[int], int] = effective_workers,
-    cold_start: Callable[[], None] = lambda: None,
+    points: Sequence[Point] | None = None,
+    workers_of: Callable[[Point], int] | None = None,
+    cold_start: Callable[[Point], float | None] = lambda point: None,
     progress: Callable[[SweepProgress], None] | None = None,
     observer: Any = None,
-    skip: Callable[[int, int], str | None] | None = None,
-    after_value: Callable[[int, int], None] | None = None,
+    skip: Callable[[Point, int], str | None] | None = None,
+    after_value: Callable[[Point, int], None] | None = None,
+    isolate_backends: bool = False,
 ) -> SweepData:
-    """Measure the statement at every n_jobs value of ``plan``.
+    """Measure the statement at every point (backend, n_jobs) of a plan.
 
     Parameters
     ----------
     plan : Plan
-        The n_jobs values, loops and repeats.
+        The loops and repeats (and the n_jobs values, when ``points`` is not given).
     timer : Timer
-        Runs loops of the statement at an n_jobs value and returns the seconds taken.
+        Runs loops of the statement at a point and returns the seconds taken.
+    points : sequence of Point, optional
+        What to measure. Default: each n_jobs value of the plan on joblib's active backend.
     workers_of : callable
-        Effective worker count of an n_jobs value.
+        Effective worker count of a point.
     cold_start : callable
-        Called before the first call of every value that uses workers; the real one shuts
-        the reusable pool down.
+        Called before the first call of every point; the real one shuts the reusable pool
+        down or scales a cluster, and returns the cluster's start-up seconds (or None).
     progress : callable, optional
         Called with a :class:`SweepProgress` when a phase starts and after every call.
     observer : optional
-        Told ``before(n_jobs)`` and ``after(n_jobs, seconds, loops)`` each timed run (not
-        the first call or warm-up), to find out what really ran; ``first_call(n_jobs)`` is
+        Told ``before(point)`` and ``after(point, seconds, loops)`` each timed run (not
+        the first call or warm-up), to find out what really ran; ``first_call(point)`` is
         a context manager around each first call (memory only).
     skip : callable, optional
-        Asked ``skip(n_jobs, workers)`` before each value but the baseline; a returned
-        sentence skips the value and becomes a note (the memory guard).
+        Asked ``skip(point, workers)`` before each point but the baseline; a returned
+        sentence skips the point and becomes a note (the memory guard).
     after_value : callable, optional
-        Called ``after_value(n_jobs, workers)`` once a value's timed runs are done, while its
+        Called ``after_value(point, workers)`` once a point's timed runs are done, while its
         pool is still warm (the thread report).
+    isolate_backends : bool
+        When several backends are compared: an exception at a point of a backend other than
+        the baseline's becomes a note, that backend's other points are skipped, and the
+        others still run. A missed deadline on a cluster is always handled that way.
 
-    Exceptions from the statement propagate with the n_jobs value named in a note.
+    Other exceptions from the statement propagate with the point named in a note.
     ``KeyboardInterrupt`` stops the sweep; what was measured so far is returned.
     """
-    states = [_ValueState(k, workers_of(k)) for k in plan.n_jobs]
+    if points is None:
+        points = [Point("", k) for k in plan.n_jobs]
+    if workers_of is None:
+        workers_of = lambda point: effective_workers(point.n_jobs)  # noqa: E731
+    states = [_ValueState(p, workers_of(p)) for p in points]
     baseline_index = min(range(len(states)), key=lambda i: (states[i].workers, i))
     base = states[baseline_index]
     interleave = base.workers == 1 and len(states) > 1
@@ -577,75 +666,94 @@ def sweep(
     ordered = [states[i] for i in order]
     timer = counter = _CountingTimer(timer, _estimated_calls(plan, ordered, interleave), progress)
     notes: list[str] = []
-    interrupted_at: int | None = None
+    interrupted_at: Point | None = None
+    failed: set[str] = set()
     current = base
 
     def timed_run(state: _ValueState) -> float:
         if observer is not None:
-            observer.before(state.n_jobs)
-        seconds = timer(state.n_jobs, state.loops)
+            observer.before(state.point)
+        seconds = timer(state.point, state.loops)
         if observer is not None:
-            observer.after(state.n_jobs, seconds, state.loops)
+            observer.after(state.point, seconds, state.loops)
         return seconds
+
+    def measure(state: _ValueState, is_baseline: bool) -> None:
+        nonlocal current
+        point = state.point
+        state.runs, state.paired = [], []
+        counter.at(point, "first call")
+        startup = cold_start(point)
+        state.startup = float("nan") if startup is None else startup
+        with observer.first_call(point) if observer is not None else nullcontext():
+            state.first_call = timer(point, 1)
+        if state.workers > 1:
+            counter.at(point, "warm-up")
+        # A serial call needs no workers: its first call is its warm-up.
+        state.warmup, state.settled = (
+            _warm_up(timer, point, state.first_call, minimum=MIN_WARMUP_CALLS)
+            if state.workers > 1
+            else ([], True)
+        )
+        last = state.warmup[-1] if state.warmup else state.first_call
+        state.loops = _calibrate(timer, point, last, plan.number)
+        counter.at(point, "timed runs")
+        if is_baseline:
+            if not interleave:  # otherwise its runs are paired with each point's runs
+                for _ in range(plan.repeat or _options.DEFAULT_REPEAT):
+                    base.runs.append(timed_run(base))
+            if after_value is not None:
+                after_value(point, base.workers)
+            return
+        for done in range(1, (plan.repeat or _options.MAX_ROUNDS) + 1):
+            if interleave:
+                current = base
+                run = timed_run(base)
+                base.runs.append(run)
+                state.paired.append(run / base.loops)
+                current = state
+            state.runs.append(timed_run(state))
+            if plan.repeat is None and done >= _options.MIN_ROUNDS:
+                reference = state.paired if interleave else base.timing().timings
+                if _precise_enough(reference, state.timing().timings, interleave):
+                    break
+        if after_value is not None:
+            after_value(point, state.workers)
 
     try:
         for index in order:
             current = state = states[index]
-            reason = skip(state.n_jobs, state.workers) if skip and index != baseline_index else None
+            is_baseline = index == baseline_index
+            if state.point.backend in failed:
+                continue
+            reason = skip(state.point, state.workers) if skip and not is_baseline else None
             if reason:
                 notes.append(reason)
                 continue
-            state.runs, state.paired = [], []
-            counter.at(state.n_jobs, "first call")
-            if state.workers > 1:
-                cold_start()
-            with observer.first_call(state.n_jobs) if observer is not None else nullcontext():
-                state.first_call = timer(state.n_jobs, 1)
-            if state.workers > 1:
-                counter.at(state.n_jobs, "warm-up")
-            # A serial call needs no workers: its first call is its warm-up.
-            state.warmup, state.settled = (
-                _warm_up(timer, state.n_jobs, state.first_call, minimum=MIN_WARMUP_CALLS)
-                if state.workers > 1
-                else ([], True)
-            )
-            last = state.warmup[-1] if state.warmup else state.first_call
-            state.loops = _calibrate(timer, state.n_jobs, last, plan.number)
-            counter.at(state.n_jobs, "timed runs")
-            if index == baseline_index:
-                if not interleave:  # otherwise its runs are paired with each value's runs
-                    for _ in range(plan.repeat or _options.DEFAULT_REPEAT):
-                        base.runs.append(timed_run(base))
-                if after_value is not None:
-                    after_value(base.n_jobs, base.workers)
-                continue
-            for done in range(1, (plan.repeat or _options.MAX_ROUNDS) + 1):
-                if interleave:
-                    current = base
-                    run = timed_run(base)
-                    base.runs.append(run)
-                    state.paired.append(run / base.loops)
-                    current = state
-                state.runs.append(timed_run(state))
-                if plan.repeat is None and done >= _options.MIN_ROUNDS:
-                    reference = state.paired if interleave else base.timing().timings
-                    if _precise_enough(reference, state.timing().timings, interleave):
-                        break
-            if after_value is not None:
-                after_value(state.n_jobs, state.workers)
+            try:
+                measure(state, is_baseline)
+            except Exception as exc:
+                own_fault = current is state and not is_baseline
+                if not own_fault or not (
+                    isinstance(exc, DeadlineExceeded)
+                    or (isolate_backends and state.point.backend != base.point.backend)
+                ):
+                    raise
+                failed.add(state.point.backend)
+                notes.append(_backend_failure_note(state, exc))
+                if math.isnan(state.first_call):
+                    state.runs = None  # nothing measured: leave the point out
             counter.report(tuple(s.timing() for s in ordered if s.runs))
     except KeyboardInterrupt:
-        interrupted_at = current.n_jobs
+        interrupted_at = current.point
         notes.append(_interrupt_note(current, plan))
     except Exception as exc:
         death = _worker_death(exc)
         if death is None:
-            _add_note(
-                exc, f"(raised while %parcompare ran the statement at n_jobs={current.n_jobs})"
-            )
+            _add_note(exc, f"(raised while %parcompare ran the statement at {_name(current)})")
             raise
-        interrupted_at = current.n_jobs
-        notes.append(f"at n_jobs={current.n_jobs} {death} The values measured before are kept.")
+        interrupted_at = current.point
+        notes.append(f"at {_name(current)} {death} The values measured before are kept.")
     # A stop between a baseline run and its partner leaves one unpaired baseline run.
     for state in states:
         if state.paired is not None and state.runs is not None:
@@ -657,6 +765,33 @@ def sweep(
     configs = [states[i].timing() for i in measured]
     new_baseline = measured.index(baseline_index) if baseline_index in measured else 0
     return SweepData(configs, new_baseline, interleave, interrupted_at, notes)
+
+
+def _name(state: _ValueState) -> str:
+    """How a point is named in notes: ``n_jobs=2``, ``n_jobs=2 (threading)``, ``dask with 2
+    workers``."""
+    return state.timing().name
+
+
+def _backend_failure_note(state: _ValueState, exc: BaseException) -> str:
+    backend = state.point.backend
+    if isinstance(exc, DeadlineExceeded):
+        return (
+            f"{exc}. A task that keeps killing its worker can make joblib wait forever; the "
+            f"{backend} backend's remaining sizes were skipped."
+        )
+    text = str(exc).strip().splitlines()
+    detail = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    hint = ""
+    if "pickl" in detail.lower() or "serializ" in detail.lower():
+        hint = (
+            " Process and cluster backends send the work to other processes, so what the "
+            "statement uses must be picklable (define functions in a module, not a lambda)."
+        )
+    return (
+        f"the {backend} backend could not run the statement at {_name(state)} ({detail}); "
+        f"it is left out and the other backends were measured.{hint}"
+    )
 
 
 def _precise_enough(reference: Sequence[float], timings: Sequence[float], paired: bool) -> bool:
@@ -690,7 +825,7 @@ def _interrupt_note(state: _ValueState, plan: Plan) -> str:
     done = len(state.runs or ())
     runs = f"{done} timed run{'s' if done != 1 else ''} done"
     return (
-        f"interrupted while measuring n_jobs={state.n_jobs} ({runs}); the table shows what "
+        f"interrupted while measuring {_name(state)} ({runs}); the table shows what "
         "was measured until then."
     )
 
@@ -715,14 +850,56 @@ def run(
     """Run a sweep of a prepared statement and build its result.
 
     joblib's configuration is only changed inside context managers; no worker pool is left
-    running that was not running before.
+    running that was not running before, and every cluster started here is stopped.
     """
+    from . import _backends, _pools
+
+    with _pools.restoring_pool_state(), _backends.opened(_backends.make_runners(plan)) as runners:
+        return _run(prepared, plan, namespace, runners, compiler, precision, progress)
+
+
+def plan_points(plan: Plan, runners: Sequence[Runner]) -> tuple[list[Point], dict[Point, int]]:
+    """The points to measure and their worker counts.
+
+    With one local backend: each n_jobs value on it. With several backends or a cluster: one
+    serial n_jobs=1 baseline (the same sequential code whatever the backend), then each
+    backend's parallel values, and each cluster's sizes.
+    """
+    from ._backends import SERIAL
+
+    points: list[Point] = []
+    workers: dict[Point, int] = {}
+
+    def add(point: Point, count: int) -> None:
+        if point not in workers:
+            points.append(point)
+            workers[point] = count
+
+    if not plan.shared_baseline:
+        runner = runners[0]
+        for k in plan.n_jobs:
+            add(Point(runner.name, k), runner.workers(k))
+        return points, workers
+    add(Point(SERIAL, 1), 1)
+    for runner in runners:
+        for k in runner.sizes(plan.n_jobs, plan.n_jobs_given):
+            count = runner.workers(k)
+            if runner.is_cluster or count > 1:
+                add(Point(runner.name, k), count)
+    return points, workers
+
+
+def _run(prepared, plan, namespace, runners, compiler, precision, progress) -> ParCompareResult:
     from . import _pools
+    from ._backends import SERIAL, SerialRunner
     from ._observe import Observer
     from .environment import collect
     from .insight import compare_results, thread_warnings, what_ran, with_threads
 
-    workers = {k: effective_workers(k) for k in plan.n_jobs}
+    by_name: dict[str, Runner] = {r.name: r for r in runners}
+    if plan.shared_baseline:
+        by_name[SERIAL] = SerialRunner()
+    points, workers = plan_points(plan, runners)
     interval = _memory_interval(plan.memory, max(workers.values()))
     keep_values = plan.check if plan.check is not None else prepared.returns_value
     inner_threads = plan.inner_threads
@@ -736,26 +913,44 @@ def run(
         compiler=compiler,
         keep_values=keep_values,
         inner_threads=inner_threads,
+        runners=by_name,
+        timeout=plan.timeout,
     )
-    threads: dict[int, dict[str, list]] = {}
-    with _pools.restoring_pool_state(), Observer(workers, interval) as observer:
+
+    def cold_start(point: Point) -> float | None:
+        runner = by_name[point.backend]
+        if runner.is_cluster:
+            return runner.prepare(point.n_jobs)
+        if workers[point] > 1:
+            _pools.shutdown_pool()
+        return None
+
+    threads: dict[Point, dict[str, list]] = {}
+    with Observer(workers, interval) as observer:
         guard = _memory_guard(observer, plan.max_memory)
         data = sweep(
             plan,
             timer,
+            points=points,
             workers_of=workers.__getitem__,
-            cold_start=_pools.shutdown_pool,
+            cold_start=cold_start,
             progress=progress,
             observer=observer,
             skip=guard,
-            after_value=lambda n_jobs, count: threads.__setitem__(
-                n_jobs, timer.thread_report(n_jobs, count)
+            after_value=lambda point, count: threads.__setitem__(
+                point, timer.thread_report(point, count)
             ),
+            isolate_backends=len(plan.backends) > 1,
         )
     if not data.configs:
         raise KeyboardInterrupt("%parcompare was interrupted before anything was measured")
+    remote = {r.name for r in runners if r.remote}
     configs = [
-        with_threads(observer.fields(c), threads.get(c.n_jobs), prepared.nested_n_jobs)
+        with_threads(
+            observer.fields(c, observed_workers=c.backend not in remote),
+            threads.get(Point(c.backend, c.n_jobs)),
+            prepared.nested_n_jobs,
+        )
         for c in data.configs
     ]
     warnings, no_effect = what_ran(
@@ -767,15 +962,18 @@ def run(
     warnings += thread_warnings(
         configs, inner_threads=inner_threads, nested_n_jobs=prepared.nested_n_jobs
     )
+    warnings += _backend_notes(configs, runners)
     results_equal = None
     if keep_values:
-        baseline = configs[data.baseline_index].n_jobs
+        base = configs[data.baseline_index]
+        baseline = Point(base.backend, base.n_jobs)
         results_equal, differing = compare_results(timer.first_values, baseline)
         if differing:
-            values = ", ".join(f"n_jobs={k}" for k in differing)
+            names = {Point(c.backend, c.n_jobs): c.name for c in configs}
+            values = ", ".join(names.get(p, f"n_jobs={p.n_jobs}") for p in differing)
             warnings.append(
                 f"the statement returned a different result at {values} than at "
-                f"n_jobs={baseline}. Usually something random is not seeded (set "
+                f"{base.name}. Usually something random is not seeded (set "
                 "random_state=0), so results change from run to run; otherwise the parallel "
                 "code does not compute the same thing."
             )
@@ -794,11 +992,30 @@ def run(
         inner_threads=inner_threads,
         environment=collect(),
         precision=precision,
+        clusters=[dict(r.info) for r in runners if r.is_cluster and r.info],
     )
 
 
+def _backend_notes(configs: Sequence[ConfigTiming], runners: Sequence[Runner]) -> list[str]:
+    """What the backends themselves did: the multiprocessing backend's pool per call, and what
+    the cluster runners noticed (sizes left out, tasks cancelled)."""
+    from .result import format_time
+
+    notes = []
+    for c in configs:
+        if c.backend == "multiprocessing" and c.workers > 1 and c.timings:
+            notes.append(
+                f"the multiprocessing backend starts a new pool of worker processes on every "
+                f"call, so each warm call at {c.name} ({format_time(c.median)}) pays that "
+                f"start-up again, not only its first call ({format_time(c.first_call)})."
+            )
+    for runner in runners:
+        notes.extend(runner.notes)
+    return notes
+
+
 def _memory_guard(observer: Any, max_memory: tuple[str, float]):
-    """``skip(n_jobs, workers)`` for the sweep: a sentence when a value's estimated peak
+    """``skip(point, workers)`` for the sweep: a sentence when a point's estimated peak
     memory exceeds the limit; None when memory is not sampled (nothing to estimate from)."""
     if observer.tree is None:
         return None
@@ -815,12 +1032,13 @@ def _memory_guard(observer: Any, max_memory: tuple[str, float]):
         f"workers can use ({source})"
     )
 
-    def guard(n_jobs: int, workers: int) -> str | None:
+    def guard(point: Point, workers: int) -> str | None:
         estimate = observer.estimate_peak(workers)
         if estimate is None or estimate[0] <= limit:
             return None
         return (
-            f"n_jobs={n_jobs} was skipped: its peak memory is estimated at "
+            f"{ConfigTiming(point.n_jobs, workers, math.nan, 0, (), backend=point.backend).name}"
+            " was skipped: its peak memory is estimated at "
             f"{format_bytes(estimate[0])} ({estimate[1]}), above the --max-memory limit of "
             f"{format_bytes(limit)} ({where})."
         )
@@ -890,6 +1108,7 @@ def build_result(
     inner_threads: int | None = None,
     environment: dict[str, Any] | None = None,
     precision: int = _options.DEFAULT_PRECISION,
+    clusters: Sequence[dict[str, Any]] = (),
 ) -> ParCompareResult:
     """Compute speedups and warnings for measured configs and wrap them in a result."""
     if environment is None:
@@ -907,6 +1126,8 @@ def build_result(
         setup=setup,
         configs=filled,
         baseline_n_jobs=filled[baseline_index].n_jobs,
+        baseline_backend=filled[baseline_index].backend,
+        clusters=[dict(c) for c in clusters],
         n_jobs_keywords_rewritten=n_jobs_keywords,
         interleaved=interleaved,
         interrupted=interrupted,
@@ -934,6 +1155,12 @@ def parcompare(
     max_memory: str | float = _options.DEFAULT_MAX_MEMORY,
     check: bool | None = None,
     inner_threads: int | str | None = None,
+    backend: str | Sequence[str] | None = None,
+    cluster: str | None = None,
+    scheduler: str | None = None,
+    profile: str | None = None,
+    cluster_id: str | None = None,
+    timeout: float | None = None,
 ) -> ParCompareResult:
     """Time ``stmt`` at several n_jobs values and compare them.
 
@@ -973,6 +1200,22 @@ def parcompare(
         BLAS/OpenMP threads for every worker (joblib's ``inner_max_num_threads``) and for the
         kernel (threadpoolctl), restored afterwards; ``"auto"`` is usable cores divided by the
         most workers asked. Default: joblib's own choice.
+    backend : str or sequence of str, optional
+        joblib backends to compare, e.g. ``"loky,threading"`` or ``["loky", "dask"]``:
+        loky, threading, multiprocessing, dask, ipyparallel. n_jobs=1 then runs once, as the
+        serial baseline of every backend. Default: joblib's active backend.
+    cluster : "local", optional
+        For dask or ipyparallel: start a cluster on 127.0.0.1, scale it to each n_jobs value
+        (the number of cluster workers), and stop it afterwards.
+    scheduler : str, optional
+        Address of a running dask scheduler (``"tcp://host:8786"``), measured at its size.
+    profile, cluster_id : str, optional
+        A running ipyparallel cluster (``ipcluster start --profile NAME --cluster-id ID``);
+        each n_jobs value up to its engine count is measured through a view of that many
+        engines.
+    timeout : float, optional
+        Deadline in seconds of each call on a cluster. Default: 10 times the serial call,
+        at least 60 s.
 
     Returns
     -------
@@ -1006,6 +1249,12 @@ def parcompare(
         max_memory=max_memory,
         check=check,
         inner_threads=inner_threads,
+        backend=backend,
+        cluster=cluster,
+        scheduler=scheduler,
+        profile=profile,
+        cluster_id=cluster_id,
+        timeout=timeout,
     )
     digits = _options.parse_count("precision (-p)", precision, minimum=1)
     if namespace is None:

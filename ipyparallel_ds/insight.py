@@ -184,7 +184,7 @@ def recommended_config(configs: Sequence[ConfigTiming]) -> ConfigTiming | None:
         return None
     best = min(c.median for c in measured)
     near = [c for c in measured if c.median <= best * (1.0 + NEAR_BEST)]
-    return min(near, key=lambda c: (c.workers, abs(c.n_jobs)))
+    return min(near, key=lambda c: (c.workers, abs(c.n_jobs), c.median))
 
 
 def break_even_calls(config: ConfigTiming, baseline: ConfigTiming) -> int | None:
@@ -257,9 +257,9 @@ def what_ran(
     elif parallel:
         ignored = [c for c in parallel if c.parallel_calls and set(c.effective_n_jobs) == {1}]
         if len(ignored) == len(parallel):
-            threads = any("threading" in c.backend for c in ignored)
+            threads = any("threading" in c.backend_used for c in ignored)
             reasons.append("joblib ran the statement's parallel calls with one worker")
-            values = ", ".join(f"n_jobs={c.n_jobs}" for c in ignored)
+            values = ", ".join(c.name for c in ignored)
             text = f"at {values} joblib ran the statement's parallel calls sequentially"
             if threads:
                 text += (
@@ -274,15 +274,15 @@ def what_ran(
                 text += ": n_jobs did not reach them (an n_jobs fixed elsewhere wins)."
             warnings.append(text)
     for c in parallel:
-        if c.pool_changed:
+        if c.pool_changed and c.backend != "multiprocessing":  # which starts a pool per call
             warnings.append(
-                f"the worker processes changed during the timed runs at n_jobs={c.n_jobs} "
+                f"the worker processes changed during the timed runs at {c.name} "
                 "(a worker exited: idle timeout, memory limit or crash), so some runs paid "
                 "for starting workers again."
             )
         if c.workers_used is not None and c.workers_used > c.workers:
             warnings.append(
-                f"nested parallelism: at n_jobs={c.n_jobs}, {c.workers_used} processes or "
+                f"nested parallelism: at {c.name}, {c.workers_used} processes or "
                 f"threads did work for {c.workers} requested workers, more than the "
                 f"{c.workers} cores asked for. Set n_jobs on one level only."
             )
@@ -346,8 +346,8 @@ def same_result(a: object, b: object) -> bool:
         return False
 
 
-def compare_results(values: dict[int, object], baseline: int) -> tuple[bool | None, list[int]]:
-    """Compare each n_jobs value's result with the baseline's: (all equal, differing values)."""
+def compare_results(values: dict, baseline: object) -> tuple[bool | None, list]:
+    """Compare each point's result with the baseline's: (all equal, differing points)."""
     if baseline not in values or len(values) < 2:
         return None, []
     differing = [
@@ -380,8 +380,8 @@ def with_threads(
         return config
     kernel = max((n for _, n in report["kernel"]), default=1)
     worker = max((n for _, n in report["worker"]), default=1) if report["worker"] else None
-    threads_backend = "threading" in config.backend
-    if config.workers <= 1 or config.backend.startswith("sequential"):
+    threads_backend = "threading" in config.backend_used
+    if config.workers <= 1 or config.backend_used.startswith("sequential"):
         total = kernel
     elif threads_backend:
         total = config.workers * kernel  # threads share the kernel's pools, without a limit
@@ -423,14 +423,14 @@ def thread_warnings(
         causes = []
         if user_set and inner_threads is None:
             causes.append(f"you set {', '.join(user_set)}, which overrides joblib's limit")
-        if "threading" in c.backend:
+        if "threading" in c.backend_used:
             causes.append("the threading backend does not limit BLAS/OpenMP threads")
         if nested_n_jobs or (c.workers_used or 0) > c.workers:
             causes.append("n_jobs is nested, so workers start workers of their own")
         if c.worker_threads and c.worker_threads > 1 and not causes:
             causes.append(f"each worker runs {c.worker_threads} BLAS/OpenMP threads")
         warnings.append(
-            f"oversubscription at n_jobs={c.n_jobs}: up to {c.total_threads} threads could run "
+            f"oversubscription at {c.name}: up to {c.total_threads} threads could run "
             f"at once on {usable} usable cores ({'; '.join(causes) or 'cause unknown'}). Too "
             "many threads slow each other down; try --inner-threads 1 (or auto)."
         )

@@ -61,7 +61,9 @@ def _x_labels(configs: list[ConfigTiming]) -> dict[int, str]:
     """One tick per worker count, naming every n_jobs value that gave it."""
     labels: dict[int, list[str]] = {}
     for c in configs:
-        labels.setdefault(c.workers, []).append(c.label)
+        names = labels.setdefault(c.workers, [])
+        if c.label not in names:
+            names.append(c.label)
     return {workers: ", ".join(names) for workers, names in labels.items()}
 
 
@@ -107,62 +109,93 @@ def plot(
         from matplotlib.figure import Figure
 
         ax = Figure(figsize=(6.4, 4.4), layout="constrained").add_subplot()
-    configs = [c for c in result.configs if c.timings]
     base_workers = result.baseline.workers
-    xs = [c.workers for c in configs]
-
-    if metric == "memory":
-        _draw_memory(ax, result, configs)
-    elif metric == "time":
-        ys = [_stat(c, statistic) for c in configs]
-        errors = None
-        if statistic == "median":
-            errors = [
-                [c.median - c.quartiles[0] for c in configs],
-                [c.quartiles[1] - c.median for c in configs],
-            ]
-        ax.errorbar(xs, ys, yerr=errors, fmt="o-", capsize=4, label=f"warm ({statistic})")
-        if show_first_call:
-            firsts = [c for c in result.configs if not math.isnan(c.first_call)]
-            ax.plot(
-                [c.workers for c in firsts],
-                [c.first_call for c in firsts],
-                "x",
-                markersize=9,
-                label="first call (workers starting)",
-            )
-    else:
-        # efficiency = speedup scaled by baseline workers / workers, in percent
-        factors = [
-            100.0 * base_workers / c.workers if metric == "efficiency" else 1.0 for c in configs
-        ]
-        ys = [_speedup(result, c, statistic) * f for c, f in zip(configs, factors, strict=True)]
-        errors = None
-        if statistic == "median":
-            bounds = [
-                (c.speedup_ci[0] * f, c.speedup_ci[1] * f)
-                for c, f in zip(configs, factors, strict=True)
-            ]
-            errors = [
-                [max(y - low, 0.0) for y, (low, _) in zip(ys, bounds, strict=True)],
-                [max(high - y, 0.0) for y, (_, high) in zip(ys, bounds, strict=True)],
-            ]
-        ax.errorbar(xs, ys, yerr=errors, fmt="o-", capsize=4, label=f"measured ({statistic})")
-        span = sorted({base_workers, *xs})
-        if metric == "speedup":
-            ax.plot(span, [w / base_workers for w in span], "--", color="grey", label="ideal")
+    lines = result.lines()
+    several = len(lines) > 1
+    colours = {name: f"C{i}" for i, name in enumerate(lines)}
+    all_xs: set[int] = {base_workers}
+    for name, line in lines.items():
+        configs = [c for c in line if c.timings]
+        xs = [c.workers for c in configs]
+        all_xs.update(xs)
+        colour = colours[name]
+        prefix = f"{name}, " if several else ""
+        if metric == "memory":
+            _draw_memory(ax, configs, colour, f"{name}: " if several else "")
+        elif metric == "time":
+            ys = [_stat(c, statistic) for c in configs]
+            errors = None
+            if statistic == "median":
+                errors = [
+                    [c.median - c.quartiles[0] for c in configs],
+                    [c.quartiles[1] - c.median for c in configs],
+                ]
+            ax.errorbar(
+                xs, ys, yerr=errors, fmt="o-", capsize=4, color=colour,
+                label=f"{prefix}warm ({statistic})",
+            )  # fmt: skip
+            if show_first_call:
+                firsts = [
+                    c
+                    for c in line
+                    if not math.isnan(c.first_call) and (c.backend == name or not several)
+                ]
+                ax.plot(
+                    [c.workers for c in firsts],
+                    [c.first_call for c in firsts],
+                    "x",
+                    markersize=9,
+                    color=colour,
+                    label=f"{prefix}first call (workers starting)",
+                )
         else:
-            ax.axhline(100.0, linestyle="--", color="grey", label="ideal (100 %)")
+            # efficiency = speedup scaled by baseline workers / workers, in percent
+            factors = [
+                100.0 * base_workers / c.workers if metric == "efficiency" else 1.0 for c in configs
+            ]
+            ys = [_speedup(result, c, statistic) * f for c, f in zip(configs, factors, strict=True)]
+            errors = None
+            if statistic == "median":
+                bounds = [
+                    (c.speedup_ci[0] * f, c.speedup_ci[1] * f)
+                    for c, f in zip(configs, factors, strict=True)
+                ]
+                errors = [
+                    [max(y - low, 0.0) for y, (low, _) in zip(ys, bounds, strict=True)],
+                    [max(high - y, 0.0) for y, (_, high) in zip(ys, bounds, strict=True)],
+                ]
+            ax.errorbar(
+                xs, ys, yerr=errors, fmt="o-", capsize=4, color=colour,
+                label=f"{prefix}measured ({statistic})",
+            )  # fmt: skip
+    if metric == "memory":
+        if not result.memory_sampled:
+            ax.text(
+                0.5, 0.5, "memory was not sampled (--memory)", ha="center",
+                transform=ax.transAxes,
+            )  # fmt: skip
+        elif not math.isnan(result.kernel_memory):
+            ax.axhline(
+                result.kernel_memory / 1e6, linestyle="--", color="grey", label="kernel before"
+            )
+        ax.set_ylim(bottom=0)
+    elif metric == "speedup":
+        span = sorted(all_xs)
+        ax.plot(span, [w / base_workers for w in span], "--", color="grey", label="ideal")
+    elif metric == "efficiency":
+        ax.axhline(100.0, linestyle="--", color="grey", label="ideal (100 %)")
 
     if show_fit and metric in ("time", "speedup"):
-        _draw_fit(ax, result, metric)
+        for name, scaling in result.scaling_by_backend.items():
+            _draw_fit(ax, result, metric, scaling, colours[name], name if several else "")
     _mark_recommended(ax, result, metric, statistic)
 
     ticks = _x_labels(result.configs)
     ax.set_xticks(sorted(ticks), [ticks[w] for w in sorted(ticks)])
     cores = result.environment.get("cores", {}).get("usable")
     caption = f"usable cores on this machine: {cores}" if cores else "usable cores: unknown"
-    ax.set_xlabel(f"workers (n_jobs asked)\n{caption}")
+    asked = "n_jobs asked, or cluster workers" if result.clusters else "n_jobs asked"
+    ax.set_xlabel(f"workers ({asked})\n{caption}")
     ax.set_ylabel(_Y_LABELS[metric])
     if log_scale:
         ax.set_yscale("log")
@@ -172,25 +205,23 @@ def plot(
     return ax
 
 
-def _draw_memory(ax: Axes, result: ParCompareResult, configs: list[ConfigTiming]) -> None:
+def _draw_memory(ax: Axes, configs: list[ConfigTiming], colour: str, prefix: str) -> None:
     measured = [c for c in configs if not math.isnan(c.peak_memory)]
     if not measured:
-        ax.text(0.5, 0.5, "memory was not sampled (--memory)", ha="center", transform=ax.transAxes)
         return
     method = measured[0].memory_method.upper()
     ax.plot(
         [c.workers for c in measured],
         [c.peak_memory / 1e6 for c in measured],
         "o-",
-        label=f"kernel + workers, peak Σ {method}",
+        color=colour,
+        label=f"{prefix}kernel + workers, peak Σ {method}",
     )
-    if not math.isnan(result.kernel_memory):
-        ax.axhline(result.kernel_memory / 1e6, linestyle="--", color="grey", label="kernel before")
-    ax.set_ylim(bottom=0)
 
 
-def _draw_fit(ax: Axes, result: ParCompareResult, metric: str) -> None:
-    scaling = result.scaling
+def _draw_fit(
+    ax: Axes, result: ParCompareResult, metric: str, scaling, colour: str, name: str
+) -> None:
     if scaling is None or not scaling.explains_data:
         return
     top = 2 * max(p for p, _ in scaling.points)
@@ -203,7 +234,8 @@ def _draw_fit(ax: Axes, result: ParCompareResult, metric: str) -> None:
     else:  # speedup relative to the baseline, which may itself have several workers
         ys = [scaling.time(base_workers) / scaling.time(p) for p in ps]
     s = scaling.serial_fraction
-    ax.plot(ps, ys, ":", color="tab:green", label=f"fitted (serial fraction {s:.2f})")
+    label = f"fitted{' ' + name if name else ''} (serial fraction {s:.2f})"
+    ax.plot(ps, ys, ":", color=colour, label=label)
 
 
 def _mark_recommended(ax: Axes, result: ParCompareResult, metric: str, statistic: str) -> None:
@@ -227,7 +259,7 @@ def _mark_recommended(ax: Axes, result: ParCompareResult, metric: str, statistic
         markersize=16,
         linestyle="none",
         color="tab:red",
-        label=f"recommended: n_jobs={chosen.n_jobs}",
+        label=f"recommended: {chosen.name}",
     )
 
 

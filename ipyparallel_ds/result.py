@@ -53,9 +53,22 @@ def median(values: Sequence[float]) -> float:
     return _quantile(sorted(values), 0.5)
 
 
+# Backends whose size is the number of cluster workers rather than n_jobs.
+CLUSTER_BACKENDS = ("dask", "ipyparallel")
+# Backend names that need no qualifier next to n_jobs: joblib's default, and the serial
+# baseline shared by several backends.
+_PLAIN_BACKENDS = ("", "loky", "sequential")
+
+
 @dataclass(frozen=True)
 class ConfigTiming:
-    """Timings of the statement at one n_jobs value.
+    """Timings of the statement at one point: a backend and n_jobs (for dask and ipyparallel,
+    the number of cluster workers).
+
+    ``backend`` is the joblib backend the point ran under (``"sequential"`` for the serial
+    baseline shared by several backends); ``backend_used`` is what the timed runs were seen
+    to use. ``cluster_startup`` is how long the cluster took to start its workers for this
+    point (NaN for local backends); like the first call, it is never part of warm figures.
 
     ``all_runs`` holds the total time of each timed run of ``loops`` loops, as in IPython's
     ``TimeitResult``; the statistics are per loop. ``first_call`` is one call on a freshly
@@ -75,8 +88,10 @@ class ConfigTiming:
     speedup: float = math.nan
     speedup_ci: tuple[float, float] = (math.nan, math.nan)
     efficiency: float = math.nan
-    # What really ran during the timed runs (empty/None when it was not observed).
     backend: str = ""
+    cluster_startup: float = math.nan
+    # What really ran during the timed runs (empty/None when it was not observed).
+    backend_used: str = ""
     workers_used: int | None = None
     parallel_calls: int | None = None
     cpu_time: float = math.nan
@@ -154,6 +169,20 @@ class ConfigTiming:
     def startup_cost(self) -> float:
         """How much longer the first call took than a warm call (median)."""
         return self.first_call - self.median
+
+    @property
+    def on_cluster(self) -> bool:
+        return self.backend in CLUSTER_BACKENDS
+
+    @property
+    def name(self) -> str:
+        """How the point is named in sentences: ``n_jobs=2``, ``n_jobs=2 (threading)``,
+        ``dask with 2 workers``."""
+        if self.on_cluster:
+            return f"{self.backend} with {self.workers} worker{'s' if self.workers != 1 else ''}"
+        if self.backend in _PLAIN_BACKENDS:
+            return f"n_jobs={self.n_jobs}"
+        return f"n_jobs={self.n_jobs} ({self.backend})"
 
     @property
     def label(self) -> str:
@@ -242,7 +271,8 @@ def with_speedups(configs: Sequence[ConfigTiming], baseline_index: int) -> list[
 
 @dataclass(frozen=True, repr=False)
 class ParCompareResult:
-    """What ``%parcompare`` measured: one :class:`ConfigTiming` per n_jobs value.
+    """What ``%parcompare`` measured: one :class:`ConfigTiming` per n_jobs value (per backend
+    and n_jobs value, when backends are compared).
 
     Attributes
     ----------
@@ -252,6 +282,8 @@ class ParCompareResult:
         In the order the n_jobs values were asked.
     baseline_n_jobs : int
         The n_jobs value speedups are relative to (1, or the one with the fewest workers).
+    baseline_backend : str
+        The baseline's backend (``"sequential"`` when several backends share it).
     n_jobs_keywords_rewritten : int
         How many literal ``n_jobs=`` keywords in the statement were rewritten to each value.
     interleaved : bool
@@ -274,12 +306,17 @@ class ParCompareResult:
         Plain-language warnings about the measurement.
     precision : int
         Significant digits used when times are shown.
+    clusters : list of dict
+        The dask or ipyparallel clusters used: backend, kind (``"local"`` when started for
+        the measurement, else ``"existing"``), address or profile, and ``startup``, the
+        seconds it took to start or connect to (before any worker started).
     """
 
     statement: str
     configs: list[ConfigTiming]
     setup: str = "pass"
     baseline_n_jobs: int = 1
+    baseline_backend: str = ""
     n_jobs_keywords_rewritten: int = 0
     interleaved: bool = False
     interrupted: bool = False
@@ -290,12 +327,40 @@ class ParCompareResult:
     environment: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     precision: int = 3
+    clusters: list[dict[str, Any]] = field(default_factory=list)
 
     # -- derived -------------------------------------------------------------------------
     @property
     def baseline(self) -> ConfigTiming:
         """The config that speedups are relative to."""
-        return next(c for c in self.configs if c.n_jobs == self.baseline_n_jobs)
+        return next(
+            c
+            for c in self.configs
+            if c.n_jobs == self.baseline_n_jobs
+            and (c.backend == self.baseline_backend or not self.baseline_backend)
+        )
+
+    @property
+    def backends(self) -> list[str]:
+        """The backends compared, in the order measured (the serial baseline left out when
+        several backends share it)."""
+        names = []
+        for c in self.configs:
+            if c.backend not in names and c.backend != "sequential":
+                names.append(c.backend)
+        return names
+
+    def lines(self) -> dict[str, list[ConfigTiming]]:
+        """Each backend's configs in worker order, starting from the shared serial baseline:
+        one line of the chart per backend."""
+        base = self.baseline
+        lines: dict[str, list[ConfigTiming]] = {}
+        for name in self.backends or [base.backend]:
+            own = [c for c in self.configs if c.backend == name]
+            if base.backend != name:
+                own = [base, *own]
+            lines[name] = sorted(own, key=lambda c: c.workers)
+        return lines
 
     @property
     def mechanism(self) -> str:
@@ -320,12 +385,23 @@ class ParCompareResult:
         return any(not math.isnan(c.peak_memory) for c in self.configs)
 
     @cached_property
-    def scaling(self):
-        """The fitted scaling model (:class:`~ipyparallel_ds.insight.Scaling`), or None with
-        fewer than two measured worker counts."""
+    def scaling_by_backend(self) -> dict:
+        """The fitted scaling model of each backend's line (None where it has fewer than two
+        measured worker counts)."""
         from .insight import fit_scaling
 
-        return fit_scaling(self.configs)
+        return {name: fit_scaling(line) for name, line in self.lines().items()}
+
+    @property
+    def scaling(self):
+        """The fitted scaling model (:class:`~ipyparallel_ds.insight.Scaling`) of the
+        recommended backend (the only one, unless backends are compared), or None with fewer
+        than two measured worker counts."""
+        models = self.scaling_by_backend
+        if len(models) == 1:
+            return next(iter(models.values()))
+        chosen = self._parallel_choice()
+        return models.get(chosen.backend) if chosen is not None else None
 
     @property
     def recommended(self) -> ConfigTiming | None:
@@ -336,7 +412,8 @@ class ParCompareResult:
 
     @property
     def recommended_n_jobs(self) -> int | None:
-        """The smallest n_jobs whose warm median is within 5 % of the best one."""
+        """The smallest n_jobs whose warm median is within 5 % of the best one (with several
+        backends, see :attr:`recommended` for the backend)."""
         config = self.recommended
         return None if config is None else config.n_jobs
 
@@ -368,6 +445,9 @@ class ParCompareResult:
             "statement": self.statement,
             "setup": self.setup,
             "baseline_n_jobs": self.baseline_n_jobs,
+            "baseline_backend": self.baseline_backend,
+            "backends": self.backends,
+            "clusters": [_finite(c) for c in self.clusters],
             "mechanism": self.mechanism,
             "n_jobs_keywords_rewritten": self.n_jobs_keywords_rewritten,
             "interleaved": self.interleaved,
@@ -379,8 +459,13 @@ class ParCompareResult:
             "kernel_memory": None if math.isnan(self.kernel_memory) else self.kernel_memory,
             "inner_threads": self.inner_threads,
             "recommended_n_jobs": self.recommended_n_jobs,
+            "recommended_backend": None if self.recommended is None else self.recommended.backend,
             "break_even_calls": self.break_even_calls,
             "scaling": None if self.scaling is None else self.scaling.to_dict(),
+            "scaling_by_backend": {
+                name: None if model is None else model.to_dict()
+                for name, model in self.scaling_by_backend.items()
+            },
             "warnings": list(self.warnings),
             "environment": self.environment,
             "precision": self.precision,
@@ -395,7 +480,8 @@ class ParCompareResult:
         return text
 
     _CSV_COLUMNS = (
-        "n_jobs", "workers", "first_call", "loops", "repeat", "median", "iqr", "best",
+        "backend", "n_jobs", "workers", "cluster_startup", "first_call", "loops", "repeat",
+        "median", "iqr", "best",
         "worst", "average", "stdev", "speedup", "speedup_ci_low", "speedup_ci_high",
         "efficiency",
     )  # fmt: skip
@@ -420,12 +506,14 @@ class ParCompareResult:
             writer.writerows(self._rows())
 
     def to_frame(self):
-        """One row per n_jobs value as a :class:`pandas.DataFrame` (needs pandas)."""
+        """One row per n_jobs value as a :class:`pandas.DataFrame` (needs pandas), indexed by
+        n_jobs, or by backend and n_jobs when backends are compared."""
         try:
             import pandas as pd
         except ImportError as exc:
             raise ImportError("to_frame() needs pandas: pip install pandas") from exc
-        return pd.DataFrame(self._rows()).set_index("n_jobs")
+        index = ["backend", "n_jobs"] if len(self.backends) > 1 or self.clusters else "n_jobs"
+        return pd.DataFrame(self._rows()).set_index(index)
 
     def save(self, path: str | Path) -> Path:
         """Save the chart (``.png``, ``.svg``, ``.pdf``) or the data (``.json``, ``.csv``).
@@ -522,6 +610,7 @@ _HEADERS = (
     "speedup",
     "efficiency",
 )
+_LEFT_ALIGNED = ("backend", "ran on", "speedup")
 
 
 def _ran_on(config: ConfigTiming) -> str:
@@ -530,22 +619,27 @@ def _ran_on(config: ConfigTiming) -> str:
         return "-"
     if config.parallel_calls == 0:
         return "no joblib call"
-    if config.backend.startswith("sequential"):
+    if config.backend_used.startswith("sequential"):
         return "1 (sequential)"
-    used = config.workers_used if config.workers_used is not None else config.workers
-    return f"{used} {config.backend}"
+    if config.workers_used is None:  # a remote cluster's workers cannot be watched from here
+        return config.backend_used
+    return f"{config.workers_used} {config.backend_used}"
+
+
+def _shows_backends(result: ParCompareResult) -> bool:
+    return len(result.backends) > 1 or bool(result.clusters)
 
 
 def _cells(result: ParCompareResult, config: ConfigTiming) -> tuple[str, ...]:
     p = result.precision
     if math.isnan(config.speedup):
         speedup = "-"
-    elif config.n_jobs == result.baseline_n_jobs:
+    elif config is result.baseline:
         speedup = "1.00×"
     else:
         low, high = config.speedup_ci
         speedup = f"{config.speedup:.2f}× [{low:.2f}, {high:.2f}]"
-    return (
+    cells = (
         str(config.n_jobs),
         str(config.workers),
         _ran_on(config),
@@ -555,7 +649,13 @@ def _cells(result: ParCompareResult, config: ConfigTiming) -> tuple[str, ...]:
         else "-",
         speedup,
         "-" if math.isnan(config.efficiency) else f"{config.efficiency * 100:.0f} %",
-    ) + ((_memory_cell(config),) if result.memory_sampled else ())
+    )
+    if _shows_backends(result):
+        cells = (config.backend, *cells)
+    if result.clusters:
+        startup = format_time(config.cluster_startup, p)
+        cells = (*cells[:-4], startup, *cells[-4:])
+    return cells + ((_memory_cell(config),) if result.memory_sampled else ())
 
 
 def _memory_cell(config: ConfigTiming) -> str:
@@ -567,21 +667,28 @@ def _memory_cell(config: ConfigTiming) -> str:
 
 
 def _headers(result: ParCompareResult) -> tuple[str, ...]:
+    headers = _HEADERS
+    if _shows_backends(result):
+        headers = ("backend", *headers)
+    if result.clusters:
+        headers = (*headers[:-4], "cluster start-up", *headers[-4:])
     if not result.memory_sampled:
-        return _HEADERS
+        return headers
     method = next(c.memory_method for c in result.configs if c.memory_method)
-    return (*_HEADERS, f"peak memory ({method.upper()})")
+    return (*headers, f"peak memory ({method.upper()})")
 
 
 def _text_table(result: ParCompareResult) -> str:
     headers = _headers(result)
     rows = [headers] + [_cells(result, c) for c in result.configs]
     widths = [max(len(row[i]) for row in rows) for i in range(len(headers))]
+    left = {i for i, h in enumerate(headers) if h in _LEFT_ALIGNED}
     lines = []
     for row in rows:
-        # Numbers right-aligned, the speedup column left-aligned so its interval lines up.
+        # Numbers right-aligned, words and the speedup column left-aligned so that its
+        # interval lines up.
         cells = [
-            cell.ljust(width) if i in (2, 5) else cell.rjust(width)
+            cell.ljust(width) if i in left else cell.rjust(width)
             for i, (cell, width) in enumerate(zip(row, widths, strict=False))
         ]
         lines.append("  ".join(cells).rstrip())
@@ -608,31 +715,36 @@ def _text_chart(result: ParCompareResult, width: int) -> str:
     rows = [(c, c.workers / base_workers) for c in result.configs if not math.isnan(c.speedup)]
     top = max(max(c.speedup, ideal) for c, ideal in rows)
     scale = width / top if top > 0 else 0.0
-    label_width = max(len(f"n_jobs={c.label}") for c, _ in rows)
+    label_width = max(len(_chart_label(c)) for c, _ in rows)
     lines = [f"{'speedup once warm':<{label_width}}  (| = ideal: speedup equal to workers)"]
     for config, ideal in rows:
         cells = [" "] * (width + 1)
         for i in range(min(round(config.speedup * scale), width)):
             cells[i] = "█"
         cells[min(round(ideal * scale), width)] = "|"
-        label = f"n_jobs={config.label}"
+        label = _chart_label(config)
         lines.append(f"{label:<{label_width}}  {''.join(cells)}  {config.speedup:.2f}×")
     return "\n".join(lines)
+
+
+def _chart_label(config: ConfigTiming) -> str:
+    if config.on_cluster:
+        return config.name
+    text = f"n_jobs={config.label}"
+    return text if config.backend in _PLAIN_BACKENDS else f"{text} ({config.backend})"
 
 
 def _summary(result: ParCompareResult) -> str:
     p = result.precision
     base = result.baseline
-    others = [c for c in result.configs if c.n_jobs != base.n_jobs]
+    others = [c for c in result.configs if c is not base]
     if not base.timings or (others and all(math.isnan(c.speedup) for c in others)):
-        firsts = ", ".join(
-            f"n_jobs={c.n_jobs} {format_time(c.first_call, p)}" for c in result.configs
-        )
+        firsts = ", ".join(f"{c.name} {format_time(c.first_call, p)}" for c in result.configs)
         return f"Stopped before warm runs could be compared; first calls took: {firsts}."
     others = [c for c in others if not math.isnan(c.speedup)]
     if not others:
         return (
-            f"Only n_jobs={base.n_jobs} was measured ({format_time(base.median, p)} per call), "
+            f"Only {base.name} was measured ({format_time(base.median, p)} per call), "
             "so there is nothing to compare it with; pass more values with -j."
         )
     best = max(others, key=lambda c: c.speedup)
@@ -645,18 +757,18 @@ def stability_warnings(configs: Sequence[ConfigTiming]) -> list[str]:
     for c in configs:
         if c.repeat >= 3 and c.median > 0 and c.iqr >= UNSTABLE_SPREAD * c.median:
             warnings.append(
-                f"the timed runs at n_jobs={c.n_jobs} were unstable: their spread (IQR) is "
+                f"the timed runs at {c.name} were unstable: their spread (IQR) is "
                 f"{c.iqr / c.median * 100:.0f} % of the median. Something else may have been "
                 "using the CPU; close other work or add runs with -r."
             )
         if c.best > 0 and c.worst > 1e-6 and c.worst > SLOWEST_FASTEST_RATIO * c.best:
             warnings.append(
-                f"at n_jobs={c.n_jobs} the slowest run took {c.worst / c.best:.1f} times longer "
+                f"at {c.name} the slowest run took {c.worst / c.best:.1f} times longer "
                 "than the fastest: the runs were not all alike (caching, or a pool restarted)."
             )
         if not c.warm_settled:
             warnings.append(
-                f"at n_jobs={c.n_jobs} the calls were still getting faster after "
+                f"at {c.name} the calls were still getting faster after "
                 f"{len(c.warmup_calls)} warm-up calls, so the workers may not have been fully "
                 "warm when timing began."
             )
@@ -694,7 +806,7 @@ def _verdict(result: ParCompareResult) -> str:
         result.environment.get("cores", {}).get("usable") or target.total_threads
     ):
         sentences.append(
-            f"At n_jobs={target.n_jobs} up to {target.total_threads} threads could run at once "
+            f"At {target.name} up to {target.total_threads} threads could run at once "
             "on fewer cores (oversubscription), which slows every one of them; see the warning."
         )
     elif result.inner_threads is not None:
@@ -707,9 +819,9 @@ def _verdict(result: ParCompareResult) -> str:
         why = (
             "the fewest workers within 5 % of the fastest"
             if recommended.workers > base.workers
-            else f"no parallel value was more than 5 % faster than n_jobs={base.n_jobs}"
+            else f"no parallel value was more than 5 % faster than {base.name}"
         )
-        text = f"Recommended: n_jobs={recommended.n_jobs} ({why})"
+        text = f"Recommended: {recommended.name} ({why})"
         if recommended.workers > base.workers and not _shown_interval(recommended)[0] > 1.0:
             text += (
                 ", though its advantage is within the noise of this measurement (more runs "
@@ -756,11 +868,19 @@ def _startup_sentence(result: ParCompareResult, config: ConfigTiming, payback: b
     """The first call's start-up cost and, with ``payback``, when it is paid back."""
     p = result.precision
     startup = config.startup_cost
+    cluster = ""
+    if not math.isnan(config.cluster_startup):
+        cluster = (
+            f"Starting the cluster's {config.workers} worker"
+            f"{'s' if config.workers != 1 else ''} took "
+            f"{format_time(config.cluster_startup, p)}, apart from any call. "
+        )
     if not startup > 0:
         return (
             f"Its first call ({format_time(config.first_call, p)}) was no slower than a warm one."
+            + (f" {cluster.strip()}" if cluster else "")
         )
-    text = (
+    text = cluster + (
         f"Its first call took {format_time(config.first_call, p)} while the workers started, "
         f"{format_time(startup, p)} more than a warm call"
     )
@@ -777,7 +897,7 @@ def _startup_sentence(result: ParCompareResult, config: ConfigTiming, payback: b
 def _speed_sentence(result: ParCompareResult, config: ConfigTiming) -> str:
     base = result.baseline
     low, high = _shown_interval(config)
-    name, reference = f"n_jobs={config.n_jobs}", f"n_jobs={base.n_jobs}"
+    name, reference = config.name, base.name
     if low > 1.0:
         return (
             f"Once its workers run, {name} is {config.speedup:.2f}× as fast as {reference} "

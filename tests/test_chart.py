@@ -118,7 +118,7 @@ def test_save_by_extension(tmp_path):
     assert b"<svg" in result.save(tmp_path / "c.svg").read_bytes()
     assert result.save(tmp_path / "c.pdf").read_bytes().startswith(b"%PDF")
     assert result.save(tmp_path / "c.json").read_text().startswith("{")
-    assert result.save(tmp_path / "c.csv").read_text().startswith("n_jobs,")
+    assert result.save(tmp_path / "c.csv").read_text().startswith("backend,n_jobs,")
     with pytest.raises(ValueError, match=r"'c\.txt'"):
         result.save(tmp_path / "c.txt")
 

@@ -24,7 +24,8 @@ class FakeTimer:
         self.calls: list[tuple[int, int]] = []
         self._count: dict[int, int] = {}
 
-    def __call__(self, n_jobs, number):
+    def __call__(self, point, number):
+        n_jobs = point.n_jobs
         if self.fail_at and self.fail_at[0] == n_jobs and len(self.calls) >= self.fail_at[1]:
             raise self.fail_at[2]
         self.calls.append((n_jobs, number))
@@ -40,8 +41,8 @@ SEED_LIKE = {
 }
 
 
-def workers(k):
-    return {1: 1, 2: 2, 4: 4, -1: 2}[k]
+def workers(point):
+    return {1: 1, 2: 2, 4: 4, -1: 2}[point.n_jobs]
 
 
 def test_default_n_jobs_doubles_up_to_and_including_usable_cores():
@@ -55,7 +56,9 @@ def test_default_n_jobs_doubles_up_to_and_including_usable_cores():
 def test_first_call_is_apart_and_warmup_runs_until_calls_stop_improving():
     timer = FakeTimer(SEED_LIKE)
     cold = []
-    data = sweep(Plan((1, 2), 0, 5), timer, workers_of=workers, cold_start=lambda: cold.append(1))
+    data = sweep(
+        Plan((1, 2), 0, 5), timer, workers_of=workers, cold_start=lambda p: cold.append(p.n_jobs)
+    )
     serial, parallel = data.configs
     assert serial.first_call == 0.66 and parallel.first_call == 2.41
     # 0.58 and 0.43 are each >10 % faster than the call before; 0.36 too; 0.35 is not.
@@ -64,7 +67,7 @@ def test_first_call_is_apart_and_warmup_runs_until_calls_stop_improving():
     assert serial.warmup_calls == ()  # the serial first call is its own warm-up
     assert 2.41 not in parallel.all_runs
     assert parallel.repeat == serial.repeat == 5
-    assert cold == [1]  # one cold start, for the one value that uses workers
+    assert cold == [1, 2]  # each point is made cold before its first call, baseline first
 
 
 def test_runs_are_interleaved_and_paired_with_a_serial_baseline():
@@ -79,7 +82,7 @@ def test_runs_are_interleaved_and_paired_with_a_serial_baseline():
 
 def test_without_serial_baseline_blocks_are_not_interleaved():
     timer = FakeTimer({2: SEED_LIKE[2], 4: [1.5, 0.3, 0.2, 0.2]})
-    data = sweep(Plan((2, 4), 0, 2), timer, workers_of=lambda k: k)
+    data = sweep(Plan((2, 4), 0, 2), timer, workers_of=lambda point: point.n_jobs)
     assert not data.interleaved
     assert data.configs[1].paired_baseline == ()
     assert [c.n_jobs for c in data.configs] == [2, 4]
@@ -131,7 +134,7 @@ def test_effective_worker_count_labels_minus_one():
 def test_keyboard_interrupt_keeps_what_was_measured():
     timer = FakeTimer(SEED_LIKE, fail_at=(2, 9, KeyboardInterrupt()))
     data = sweep(Plan((1, 2), 0, 5), timer, workers_of=workers)
-    assert data.interrupted_at == 2
+    assert data.interrupted_at.n_jobs == 2
     assert "interrupted while measuring n_jobs=2" in data.notes[0]
     _serial, parallel = data.configs
     assert 0 < parallel.repeat < 5
@@ -141,7 +144,7 @@ def test_keyboard_interrupt_keeps_what_was_measured():
 def test_keyboard_interrupt_before_any_timed_run_returns_nothing():
     timer = FakeTimer(SEED_LIKE, fail_at=(1, 0, KeyboardInterrupt()))
     data = sweep(Plan((1, 2), 0, 5), timer, workers_of=workers)
-    assert data.configs == [] and data.interrupted_at == 1
+    assert data.configs == [] and data.interrupted_at.n_jobs == 1
 
 
 def test_statement_error_propagates_naming_n_jobs():

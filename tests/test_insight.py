@@ -130,9 +130,9 @@ def run(ip, stmt, n_jobs="1,2", setup=None):
 def test_cross_val_score_uses_two_workers(tiny):
     r = run(tiny, "cross_val_score(SVC(), X, y, cv=4)")
     serial, parallel = r.configs
-    assert parallel.workers_used == 2 and parallel.backend == "loky"
+    assert parallel.workers_used == 2 and parallel.backend_used == "loky"
     assert parallel.parallel_calls == 1 and parallel.effective_n_jobs == (2,)
-    assert serial.backend.startswith("sequential") and serial.workers_used == 1
+    assert serial.backend_used.startswith("sequential") and serial.workers_used == 1
     assert parallel.cpu_time > 0 and parallel.cpu_utilisation > 0
     assert not r.no_effect
     assert "2 loky" in r.table()
@@ -150,7 +150,7 @@ def test_random_forest_with_n_jobs_unset_runs_sequentially(tiny):
     tiny.run_cell("from sklearn.ensemble import RandomForestClassifier").raise_error()
     r = run(tiny, "RandomForestClassifier(n_estimators=10, random_state=0).fit(X, y)")
     parallel = r.configs[1]
-    assert parallel.effective_n_jobs == (1,) and "threading" in parallel.backend
+    assert parallel.effective_n_jobs == (1,) and "threading" in parallel.backend_used
     warning = next(w for w in r.warnings if "sequentially" in w)
     assert "RandomForestClassifier(n_jobs=-1)" in warning  # how to make it parallel
     assert r.no_effect
@@ -161,7 +161,7 @@ def test_random_forest_with_literal_n_jobs_is_rewritten_and_runs_threads(tiny):
     r = run(tiny, "RandomForestClassifier(n_estimators=20, n_jobs=-1).fit(X, y)")
     parallel = r.configs[1]
     assert r.n_jobs_keywords_rewritten == 1
-    assert parallel.effective_n_jobs == (2,) and parallel.backend == "threading"
+    assert parallel.effective_n_jobs == (2,) and parallel.backend_used == "threading"
     assert not r.no_effect
 
 
