@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -99,6 +100,26 @@ def deadline(seconds: float | None, what: str) -> Iterator[None]:
             _absorb_pending_interrupt()
         if previous is not signal.default_int_handler:
             signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def _spawnable_main() -> Iterator[None]:
+    """Let multiprocessing's spawn start processes (a local dask cluster's workers).
+
+    Spawn reads ``__main__.__spec__``; IPython's ``%reset`` clears the user module's
+    namespace, ``__spec__`` included, and spawn then fails. The attribute is put back for
+    the duration only, so the user namespace ends as it was.
+    """
+    main = sys.modules.get("__main__")
+    missing = main is not None and not hasattr(main, "__spec__")
+    if missing:
+        main.__spec__ = None  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        if missing:
+            with suppress(AttributeError):
+                del main.__spec__  # type: ignore[union-attr]
 
 
 def _absorb_pending_interrupt() -> None:
@@ -206,6 +227,7 @@ class ClusterRunner(Runner):
     def __init__(self, cluster: str | None) -> None:
         super().__init__()
         self.local = cluster == "local"
+        self.remote = not self.local  # an existing cluster's workers are not our children
         self.started = False
         self.size = 0  # current number of workers
 
@@ -280,14 +302,15 @@ class DaskRunner(ClusterRunner):
 
         start = time.perf_counter()
         if self.local:
-            self.cluster = LocalCluster(
-                n_workers=0,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
+            with _spawnable_main():
+                self.cluster = LocalCluster(
+                    n_workers=0,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
             self.started = True
             self.client = Client(self.cluster, set_as_default=False)
             address = self.cluster.scheduler_address
@@ -330,8 +353,9 @@ class DaskRunner(ClusterRunner):
             self.cluster.scale(0)
             while self.client.scheduler_info(n_workers=-1)["workers"]:
                 time.sleep(0.05)
-        self.cluster.scale(n_jobs)
-        self.client.wait_for_workers(n_jobs, timeout=WORKER_WAIT_SECONDS)
+        with _spawnable_main():
+            self.cluster.scale(n_jobs)
+            self.client.wait_for_workers(n_jobs, timeout=WORKER_WAIT_SECONDS)
         self.size = n_jobs
         return time.perf_counter() - start
 

@@ -75,8 +75,12 @@ class ValueObservation:
 
     def workers_used(self, threads: bool) -> int:
         """Workers that did work: child processes, or threads for thread backends; at least 1
-        (the kernel itself)."""
+        (the kernel itself). The threading and multiprocessing backends start their pool
+        inside each call and stop it before the call returns, so its workers are gone before
+        a snapshot can see them; joblib's own worker count for the call stands in for them."""
         count = len(self.active_threads) if threads else len(self.active_pids)
+        if {"threading", "multiprocessing"} & set(self.backends):
+            count = max(count, *self.effective_n_jobs, 1)
         return max(count, 1)
 
 

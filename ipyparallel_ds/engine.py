@@ -1005,9 +1005,9 @@ def _backend_notes(configs: Sequence[ConfigTiming], runners: Sequence[Runner]) -
     for c in configs:
         if c.backend == "multiprocessing" and c.workers > 1 and c.timings:
             notes.append(
-                f"the multiprocessing backend starts a new pool of worker processes on every "
-                f"call, so each warm call at {c.name} ({format_time(c.median)}) pays that "
-                f"start-up again, not only its first call ({format_time(c.first_call)})."
+                "the multiprocessing backend starts a new pool of worker processes on every "
+                f"call, so at {c.name} the warm calls ({format_time(c.median)}) pay that "
+                f"start-up as well, not only the first call ({format_time(c.first_call)})."
             )
     for runner in runners:
         notes.extend(runner.notes)

@@ -184,7 +184,8 @@ def recommended_config(configs: Sequence[ConfigTiming]) -> ConfigTiming | None:
         return None
     best = min(c.median for c in measured)
     near = [c for c in measured if c.median <= best * (1.0 + NEAR_BEST)]
-    return min(near, key=lambda c: (c.workers, abs(c.n_jobs), c.median))
+    # Fewest workers first; at equal workers the kernel's own (local) runs before a cluster.
+    return min(near, key=lambda c: (c.workers, c.on_cluster, abs(c.n_jobs), c.median))
 
 
 def break_even_calls(config: ConfigTiming, baseline: ConfigTiming) -> int | None:
@@ -429,9 +430,15 @@ def thread_warnings(
             causes.append("n_jobs is nested, so workers start workers of their own")
         if c.worker_threads and c.worker_threads > 1 and not causes:
             causes.append(f"each worker runs {c.worker_threads} BLAS/OpenMP threads")
+        fix = (
+            "start the cluster's workers with OMP_NUM_THREADS=1 (--inner-threads limits only "
+            "the kernel there)"
+            if c.on_cluster
+            else "try --inner-threads 1 (or auto)"
+        )
         warnings.append(
             f"oversubscription at {c.name}: up to {c.total_threads} threads could run "
             f"at once on {usable} usable cores ({'; '.join(causes) or 'cause unknown'}). Too "
-            "many threads slow each other down; try --inner-threads 1 (or auto)."
+            f"many threads slow each other down; {fix}."
         )
     return warnings

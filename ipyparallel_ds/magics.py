@@ -106,6 +106,12 @@ class ParCompareMagics(Magics):
                 max_memory=options.get("max-memory", _options.DEFAULT_MAX_MEMORY),
                 check=_switch(options, "check"),
                 inner_threads=options.get("inner-threads"),
+                backend=options.get("b"),
+                cluster=options.get("cluster"),
+                scheduler=options.get("scheduler"),
+                profile=options.get("profile"),
+                cluster_id=options.get("cluster-id"),
+                timeout=options.get("timeout"),
             )
             precision = _options.parse_count(
                 "-p", options.get("p", _options.DEFAULT_PRECISION), minimum=1
@@ -192,11 +198,19 @@ def load(shell: InteractiveShell) -> None:
 
 
 def unload(shell: InteractiveShell) -> None:
-    """Remove the magics and shut down any worker pool a measurement left running."""
+    """Remove the magics, stop any cluster a measurement still has open, and shut down any
+    worker pool a measurement left running."""
     manager = shell.magics_manager
     for kind in ("line", "cell"):
         manager.magics[kind].pop("parcompare", None)
     manager.registry.pop(ParCompareMagics.__name__, None)
+    import sys
+
     from . import _pools
 
-    _pools.shutdown_pool_we_started()
+    backends = sys.modules.get(f"{__package__}._backends")  # imported only if a sweep ran
+    try:
+        if backends is not None:
+            backends.close_all()
+    finally:
+        _pools.shutdown_pool_we_started()

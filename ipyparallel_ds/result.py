@@ -799,6 +799,9 @@ def _verdict(result: ParCompareResult) -> str:
         _speed_sentence(result, target),
         _startup_sentence(result, target, payback=True),
     ]
+    ranking = _backend_ranking(result)
+    if ranking:
+        sentences.insert(0, ranking)
     memory = _memory_sentence(result, target)
     if memory:
         sentences.append(memory)
@@ -847,6 +850,23 @@ def _verdict(result: ParCompareResult) -> str:
     return " ".join(sentences)
 
 
+def _backend_ranking(result: ParCompareResult) -> str:
+    """With several backends: each one's best speedup, fastest first."""
+    best = {}
+    for name, line in result.lines().items():
+        measured = [c for c in line if c.backend == name and not math.isnan(c.speedup)]
+        if measured:
+            best[name] = max(measured, key=lambda c: c.speedup)
+    if len(best) < 2:
+        return ""
+    ranked = sorted(best.values(), key=lambda c: -c.speedup)
+    parts = [
+        f"{c.backend} {c.speedup:.2f}× (at {c.workers} worker{'s' if c.workers != 1 else ''})"
+        for c in ranked
+    ]
+    return f"Best speedup per backend, fastest first: {', '.join(parts)}."
+
+
 def _memory_sentence(result: ParCompareResult, config: ConfigTiming) -> str:
     """Said when memory grew by more than the kernel's own size: each worker is a process."""
     from ._memory import format_bytes
@@ -880,8 +900,9 @@ def _startup_sentence(result: ParCompareResult, config: ConfigTiming, payback: b
             f"Its first call ({format_time(config.first_call, p)}) was no slower than a warm one."
             + (f" {cluster.strip()}" if cluster else "")
         )
+    why = "on the fresh workers" if cluster else "while the workers started"
     text = cluster + (
-        f"Its first call took {format_time(config.first_call, p)} while the workers started, "
+        f"Its first call took {format_time(config.first_call, p)} {why}, "
         f"{format_time(startup, p)} more than a warm call"
     )
     if payback:
