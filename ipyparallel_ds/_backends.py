@@ -315,7 +315,13 @@ class DaskRunner(ClusterRunner):
             self.client = Client(self.cluster, set_as_default=False)
             address = self.cluster.scheduler_address
         else:
-            self.client = Client(self.scheduler, set_as_default=False, timeout="30s")
+            try:
+                self.client = Client(self.scheduler, set_as_default=False, timeout="30s")
+            except OSError as exc:
+                raise ConnectionError(
+                    f"could not connect to the dask scheduler at {self.scheduler} ({exc}); is "
+                    "it running? (dask scheduler --host 127.0.0.1 --port 8786)"
+                ) from exc
             address = self.scheduler
             self.size = self._threads()
         self.info = {
@@ -437,7 +443,16 @@ class IpyparallelRunner(ClusterRunner):
             kwargs = {"profile": self.profile or "default"}
             if self.cluster_id:
                 kwargs["cluster_id"] = self.cluster_id
-            self.client = ipp.Client(timeout=30, **kwargs)
+            try:
+                self.client = ipp.Client(timeout=30, **kwargs)
+            except (OSError, TimeoutError) as exc:
+                which = f"profile {kwargs['profile']!r}"
+                if self.cluster_id:
+                    which += f" and cluster id {self.cluster_id!r}"
+                raise ConnectionError(
+                    f"could not connect to the ipyparallel cluster of {which} ({exc}); is it "
+                    f"running? (ipcluster start --profile={kwargs['profile']})"
+                ) from exc
             self.size = len(self.client.ids)
         self.info = {
             "backend": "ipyparallel",
