@@ -261,12 +261,12 @@ class ClusterRunner(Runner):
         except (KeyboardInterrupt, DeadlineExceeded) as exc:
             cancelled = self._cancel(before)
             message = (
-                f"{cancelled} outstanding task{'s' if cancelled != 1 else ''} on "
-                f"{self.describe()} {'were' if cancelled != 1 else 'was'} cancelled"
+                f"{cancelled} outstanding task{'s' if cancelled != 1 else ''} "
+                f"{'were' if cancelled != 1 else 'was'} cancelled"
             )
             if isinstance(exc, DeadlineExceeded):
-                raise DeadlineExceeded(f"{exc}; {message}.") from None
-            self.notes.append(f"after the interrupt, {message}.")
+                raise DeadlineExceeded(f"{exc}; {message}") from None
+            self.notes.append(f"after the interrupt, {message} on {self.describe()}.")
             raise
 
     def describe(self) -> str:
@@ -411,6 +411,7 @@ class IpyparallelRunner(ClusterRunner):
         self.client = None
         self._profile_dir: str | None = None
         self._views: dict[int, Any] = {}
+        self._restore_pickle = False
 
     def describe(self) -> str:
         if self.local:
@@ -439,6 +440,7 @@ class IpyparallelRunner(ClusterRunner):
             self.started = True
             self.cluster.start_controller_sync()
             self.client = self.cluster.connect_client_sync()
+            self._use_cloudpickle()
         else:
             kwargs = {"profile": self.profile or "default"}
             if self.cluster_id:
@@ -494,8 +496,30 @@ class IpyparallelRunner(ClusterRunner):
         self.client.wait_for_engines(
             n_jobs, timeout=WORKER_WAIT_SECONDS, interactive=False, widget=False
         )
+        if self._restore_pickle:  # fresh engines start with plain pickle
+            from ipyparallel import serialize
+
+            self.client[:].apply_sync(serialize.use_cloudpickle)
         self.size = n_jobs
         return time.perf_counter() - start
+
+    def _use_cloudpickle(self) -> None:
+        """joblib sends closures and functions defined in the notebook, which plain pickle
+        cannot; like ipyparallel's own joblib backend when it starts a cluster, use
+        cloudpickle (when installed). It is the kernel's global setting for ipyparallel, so
+        :meth:`close` puts plain pickle back if that is what was in use."""
+        import pickle
+
+        from ipyparallel import serialize
+        from ipyparallel.serialize import serialize as state
+
+        try:
+            import cloudpickle  # noqa: F401
+        except ImportError:
+            return
+        if state.pickle is pickle:
+            serialize.use_cloudpickle()
+            self._restore_pickle = True
 
     def _view(self, n_jobs: int):
         if n_jobs not in self._views:
@@ -526,6 +550,11 @@ class IpyparallelRunner(ClusterRunner):
         client, cluster, profile_dir = self.client, self.cluster, self._profile_dir
         self.client = self.cluster = self._profile_dir = None
         self._views.clear()
+        if self._restore_pickle:
+            from ipyparallel import serialize
+
+            serialize.use_pickle()
+            self._restore_pickle = False
         try:
             if client is not None:
                 client.close()

@@ -744,6 +744,12 @@ def sweep(
                 if math.isnan(state.first_call):
                     state.runs = None  # nothing measured: leave the point out
             counter.report(tuple(s.timing() for s in ordered if s.runs))
+        if interleave and base.runs == [] and not math.isnan(base.first_call):
+            # Every other point was skipped or failed: the baseline's runs were to be paired
+            # with theirs, so it gets runs of its own.
+            current = base
+            for _ in range(plan.repeat or _options.DEFAULT_REPEAT):
+                base.runs.append(timed_run(base))
     except KeyboardInterrupt:
         interrupted_at = current.point
         notes.append(_interrupt_note(current, plan))

@@ -110,6 +110,11 @@ def test_backends_side_by_side_in_one_table_and_one_chart(tiny, state):
         assert any(label.startswith("loky") for label in labels), labels
         assert any(label.startswith("threading") for label in labels), labels
     assert set(r.to_frame().index.names) == {"backend", "n_jobs"}
+    # The widget's controls redraw every backend's line from the stored result.
+    widget = r.widget()
+    first = widget.image.value
+    widget.metric.value = "time"
+    assert widget.image.value != first
     assert [c["backend"] for c in r.to_dict()["configs"]] == ["sequential", "loky", "threading"]
 
 
@@ -332,6 +337,27 @@ def test_ipyparallel_local_cluster_is_scaled_per_point_and_stopped(tiny, state):
     assert r.clusters[0]["kind"] == "local"
     left = {n for n in os.listdir(tempfile.gettempdir()) if n.startswith("parcompare-ipy")}
     assert not left - before  # the throw-away profile is removed
+    import pickle
+
+    from ipyparallel.serialize import serialize
+
+    assert serialize.pickle is pickle  # the kernel's ipyparallel serialization as it was
+
+
+def test_ipyparallel_deadline_aborts_the_tasks_and_stops_the_cluster(tiny, state):
+    pytest.importorskip("ipyparallel")
+    tiny.run_cell(KILLER + f"KERNEL_PID = {os.getpid()}\n").raise_error()
+    tiny.run_cell("from joblib import Parallel, delayed").raise_error()
+    state.mark()
+    r = magic(
+        tiny,
+        "--backend ipyparallel --cluster local -j 2 --timeout 10",
+        "Parallel()(delayed(sleep_on_cluster)(i) for i in range(2))",
+    )
+    assert [c.backend for c in r.configs] == ["sequential"]
+    assert r.configs[0].repeat >= 1  # the baseline still has warm runs of its own
+    note = next(w for w in r.warnings if "deadline (--timeout)" in w)
+    assert "ipyparallel" in note and "cancelled" in note
 
 
 def test_existing_ipyparallel_cluster_is_used_through_views(tiny, tmp_path, monkeypatch):

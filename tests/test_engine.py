@@ -217,3 +217,11 @@ def test_progress_reports_phases_calls_and_completed_values():
     finished = [e for e in events if e.completed]
     assert [c.n_jobs for c in finished[-1].completed] == [1, 2]
     assert finished[-1].completed[1].repeat == 3
+
+
+def test_baseline_gets_runs_of_its_own_when_every_other_point_is_skipped():
+    timer = FakeTimer(SEED_LIKE)
+    data = sweep(Plan((1, 2), 0, 3), timer, workers_of=workers, skip=lambda p, w: "too big")
+    (serial,) = data.configs
+    assert serial.repeat == 3 and serial.median == pytest.approx(0.65, abs=0.02)
+    assert data.notes == ["too big"]
