@@ -217,6 +217,35 @@ def options_help() -> str:
     return "\n".join(lines)
 
 
+def switch(options: dict[str, str], name: str) -> bool | None:
+    """``--name`` -> True, ``--no-name`` -> False, neither -> None (automatic)."""
+    if name in options and f"no-{name}" in options:
+        raise ValueError(f"--{name} and --no-{name} contradict each other")
+    if name in options:
+        return True
+    return False if f"no-{name}" in options else None
+
+
+def plan_arguments(options: dict[str, str]) -> dict[str, object]:
+    """Keyword arguments of ``Plan.from_options`` from parsed options, keyed as
+    :attr:`Option.key`: the one translation shared by the magic and the command line."""
+    return {
+        "n_jobs": options.get("j"),
+        "number": options.get("n", 0),
+        "repeat": options.get("r"),
+        "memory": switch(options, "memory"),
+        "max_memory": options.get("max-memory", DEFAULT_MAX_MEMORY),
+        "check": switch(options, "check"),
+        "inner_threads": options.get("inner-threads"),
+        "backend": options.get("b"),
+        "cluster": options.get("cluster"),
+        "scheduler": options.get("scheduler"),
+        "profile": options.get("profile"),
+        "cluster_id": options.get("cluster-id"),
+        "timeout": options.get("timeout"),
+    }
+
+
 def parse_n_jobs(value: object) -> tuple[int, ...]:
     """Validate n_jobs values given as ``"1,2,-1"``, an int or a sequence of ints.
 

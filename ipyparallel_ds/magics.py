@@ -98,21 +98,7 @@ class ParCompareMagics(Magics):
 
         options, code = _split_options(line)
         try:
-            plan = engine.Plan.from_options(
-                options.get("j"),
-                options.get("n", 0),
-                options.get("r"),
-                memory=_switch(options, "memory"),
-                max_memory=options.get("max-memory", _options.DEFAULT_MAX_MEMORY),
-                check=_switch(options, "check"),
-                inner_threads=options.get("inner-threads"),
-                backend=options.get("b"),
-                cluster=options.get("cluster"),
-                scheduler=options.get("scheduler"),
-                profile=options.get("profile"),
-                cluster_id=options.get("cluster-id"),
-                timeout=options.get("timeout"),
-            )
+            plan = engine.Plan.from_options(**_options.plan_arguments(options))
             precision = _options.parse_count(
                 "-p", options.get("p", _options.DEFAULT_PRECISION), minimum=1
             )
@@ -175,15 +161,6 @@ class ParCompareMagics(Magics):
 
 
 ParCompareMagics.parcompare.__doc__ = _MAGIC_DOC.replace("{options}", _options.options_help())
-
-
-def _switch(options: dict[str, str], name: str) -> bool | None:
-    """``--name`` -> True, ``--no-name`` -> False, neither -> None (automatic)."""
-    if name in options and f"no-{name}" in options:
-        raise UsageError(f"%parcompare: --{name} and --no-{name} contradict each other")
-    if name in options:
-        return True
-    return False if f"no-{name}" in options else None
 
 
 def _syntax_message(what: str, exc: SyntaxError) -> str:
