@@ -479,6 +479,42 @@ class ParCompareResult:
             Path(path).write_text(text + "\n", encoding="utf-8")
         return text
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ParCompareResult:
+        """Rebuild a result from :meth:`to_dict` output (e.g. ``parcompare --json``).
+
+        Only measured fields are read; derived ones (summary, verdict, statistics) are
+        computed again from them, so they match the original.
+        """
+        from dataclasses import fields
+
+        def number(value: Any) -> Any:
+            return math.nan if value is None else value
+
+        config_fields = {f.name: f for f in fields(ConfigTiming)}
+        configs = []
+        for raw in data["configs"]:
+            values = {k: v for k, v in raw.items() if k in config_fields}
+            for name, value in values.items():
+                if isinstance(value, list) and name != "thread_pools":
+                    value = tuple(number(v) for v in value)
+                elif config_fields[name].type in ("float", "float | None"):
+                    value = number(value)
+                values[name] = value
+            configs.append(ConfigTiming(**values))
+        result_fields = {f.name for f in fields(cls)} - {"configs"}
+        values = {k: v for k, v in data.items() if k in result_fields}
+        values["kernel_memory"] = number(values.get("kernel_memory"))
+        return cls(configs=configs, **values)
+
+    @classmethod
+    def from_json(cls, source: str | Path) -> ParCompareResult:
+        """Rebuild a result from JSON text, or from a file written by :meth:`to_json`."""
+        text = source
+        if isinstance(source, Path) or not str(source).lstrip().startswith("{"):
+            text = Path(source).read_text(encoding="utf-8")
+        return cls.from_dict(json.loads(text))
+
     _CSV_COLUMNS = (
         "backend", "n_jobs", "workers", "cluster_startup", "first_call", "loops", "repeat",
         "median", "iqr", "best",

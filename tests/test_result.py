@@ -178,3 +178,25 @@ def test_interrupted_before_warm_runs_shows_first_calls_only():
     rows = r.table().splitlines()[1:]
     assert all(row.split()[5:] == ["-", "-", "-"] for row in rows)  # after "700 ms"
     assert json.loads(r.to_json())["configs"][1]["median"] is None
+
+
+def test_from_json_rebuilds_a_multi_backend_result(tmp_path):
+    from dataclasses import replace
+
+    serial = replace(config(1, 1, SERIAL), backend="sequential")
+    loky = replace(config(2, 2, PARALLEL, paired=SERIAL), backend="loky")
+    dask = replace(
+        config(2, 2, [0.5, 0.52, 0.49], paired=SERIAL[:3]), backend="dask", cluster_startup=1.5
+    )
+    original = result(
+        serial,
+        loky,
+        dask,
+        baseline_backend="sequential",
+        clusters=[{"backend": "dask", "kind": "local", "startup": 0.1}],
+    )
+    rebuilt = ParCompareResult.from_json(original.to_json(tmp_path / "r.json"))
+    assert rebuilt.to_dict() == json.loads(original.to_json())
+    assert rebuilt.configs == original.configs
+    assert rebuilt.backends == ["loky", "dask"] and rebuilt.verdict == original.verdict
+    assert ParCompareResult.from_json(tmp_path / "r.json").table() == original.table()
