@@ -363,6 +363,7 @@ class DaskRunner(ClusterRunner):
             self.cluster.scale(n_jobs)
             self.client.wait_for_workers(n_jobs, timeout=WORKER_WAIT_SECONDS)
         self.size = n_jobs
+        self.info["workers"] = max(self.info.get("workers", 0), n_jobs)  # the largest size
         return time.perf_counter() - start
 
     def config(self, n_jobs: int):
@@ -501,6 +502,7 @@ class IpyparallelRunner(ClusterRunner):
 
             self.client[:].apply_sync(serialize.use_cloudpickle)
         self.size = n_jobs
+        self.info["workers"] = max(self.info.get("workers", 0), n_jobs)  # the largest size
         return time.perf_counter() - start
 
     def _use_cloudpickle(self) -> None:

@@ -162,7 +162,8 @@ OPTIONS: tuple[Option, ...] = (
         "max-memory",
         "LIMIT",
         "Skip an n_jobs value whose estimated peak memory (kernel plus workers) exceeds "
-        "LIMIT: a percentage of the memory available to them, or a size like 4G or 500M. "
+        "LIMIT: a percentage of the memory available to them, or a size like 4G or 500M "
+        "(binary units). The estimate needs memory sampling (--memory, or automatic). "
         f"Default: {DEFAULT_MAX_MEMORY}.",
     ),
     Option(
@@ -177,7 +178,7 @@ OPTIONS: tuple[Option, ...] = (
         None,
         "inner-threads",
         "N",
-        "BLAS/OpenMP threads for every worker and for the kernel during the run (N, or auto: "
+        "BLAS/OpenMP threads for every loky worker and for the kernel during the run (N, or auto: "
         "usable cores divided by the most workers asked), restored afterwards. Default: "
         "joblib's own choice.",
     ),

@@ -412,7 +412,7 @@ class ParCompareResult:
 
     @property
     def recommended_n_jobs(self) -> int | None:
-        """The smallest n_jobs whose warm median is within 5 % of the best one (with several
+        """The fewest workers within 5 % of the best speedup (with several
         backends, see :attr:`recommended` for the backend)."""
         config = self.recommended
         return None if config is None else config.n_jobs
@@ -574,7 +574,8 @@ class ParCompareResult:
 
     # -- display -------------------------------------------------------------------------
     def plot(self, metric: str = "speedup", ax=None, **options: Any):
-        """Draw ``"time"``, ``"speedup"`` or ``"efficiency"`` against workers; returns the Axes.
+        """Draw ``"time"``, ``"speedup"``, ``"efficiency"`` or ``"memory"`` against workers;
+        returns the Axes.
 
         See :func:`ipyparallel_ds.plot.plot` for the options. Uses matplotlib's
         object-oriented API: nothing is shown until you display the figure.
@@ -878,9 +879,10 @@ def _verdict(result: ParCompareResult) -> str:
         if credible:
             limit = scaling.max_speedup
             source = "two worker counts" if len(scaling.points) == 2 else "the fit"
+            shown = f"{limit:.1f}" if limit < 10 else f"{limit:.0f}"
             text += (
                 f"; the serial fraction measured from {source} ({scaling.serial_fraction:.2f}, "
-                f"Amdahl's law) would limit any number of cores to {limit:.0f}×"
+                f"Amdahl's law) would limit any number of cores to {shown}×"
             )
         sentences.append(text + ".")
     return " ".join(sentences)
@@ -936,18 +938,27 @@ def _startup_sentence(result: ParCompareResult, config: ConfigTiming, payback: b
             f"Its first call ({format_time(config.first_call, p)}) was no slower than a warm one."
             + (f" {cluster.strip()}" if cluster else "")
         )
-    why = "on the fresh workers" if cluster else "while the workers started"
+    if cluster:
+        why = "on the fresh workers"
+    elif "threading" in config.backend_used:  # threads: nothing to start but the pool
+        why = "(thread pool starting, first-call overheads)"
+    else:
+        why = "while the workers started"
     text = cluster + (
         f"Its first call took {format_time(config.first_call, p)} {why}, "
         f"{format_time(startup, p)} more than a warm call"
     )
     if payback:
         calls = result.break_even_calls
-        text += (
-            ", and it never pays that back, since its warm calls are no faster"
-            if calls is None
-            else f", and it pays that back after {calls} call{'s' if calls != 1 else ''}"
-        )
+        if calls is None:
+            text += ", and it never pays that back, since its warm calls are no faster"
+        elif not _shown_interval(config)[0] > 1.0:
+            text += (
+                f", which would take {calls} call{'s' if calls != 1 else ''} to pay back, but "
+                "its warm calls are not measurably faster, so it may never pay back"
+            )
+        else:
+            text += f", and it pays that back after {calls} call{'s' if calls != 1 else ''}"
     return text + "."
 
 

@@ -223,15 +223,19 @@ def _run_until(args, env, needle: str, timeout: float) -> tuple[int | None, str]
         args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env,
         start_new_session=True,
     )  # fmt: skip
-    os.set_blocking(process.stderr.fileno(), False)
     seen, deadline = b"", time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None and needle.encode() not in seen:
-        seen += process.stderr.read() or b""
-        time.sleep(0.1)
-    code = process.poll()
-    if code is None:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    try:
+        os.set_blocking(process.stderr.fileno(), False)
+        while (
+            time.monotonic() < deadline and process.poll() is None and needle.encode() not in seen
+        ):
+            seen += process.stderr.read() or b""
+            time.sleep(0.1)
+        code = process.poll()
+    finally:  # never leave the hanging script (or its workers) behind
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
     seen += process.stderr.read() or b""
     process.stderr.close()
     return code, seen.decode(errors="replace")

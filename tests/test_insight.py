@@ -236,3 +236,24 @@ def test_other_subprocesses_are_not_counted_as_workers(tiny):
         tiny.user_ns["helper"].wait()
     assert r.configs[1].workers_used == 2
     assert not any(w.startswith("nested parallelism") for w in r.warnings)
+
+
+def test_timings_inside_results_do_not_count_as_different_results():
+    from ipyparallel_ds.insight import same_result
+
+    a = {"test_score": [0.9, 0.8], "fit_time": [0.1, 0.2], "score_time": [0.01, 0.02]}
+    b = {"test_score": [0.9, 0.8], "fit_time": [0.3, 0.1], "score_time": [0.03, 0.01]}
+    assert same_result(a, b)
+    assert not same_result(a, {**b, "test_score": [0.9, 0.7]})
+
+
+def test_a_fitted_search_is_the_same_result_across_runs():
+    from sklearn.datasets import make_classification
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.svm import SVC
+
+    from ipyparallel_ds.insight import same_result
+
+    X, y = make_classification(n_samples=100, random_state=0)
+    fits = [GridSearchCV(SVC(), {"C": [0.1, 1.0]}, cv=3).fit(X, y) for _ in range(2)]
+    assert same_result(*fits)
