@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 
 BENCH  := .venv-bench
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test docs notebooks lint bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "ipyparallel_ds needs Python >= 3.10, found " + sys.version.split()[0]'
@@ -29,6 +29,16 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The documentation site, warnings as errors (the suite builds it too: tests/test_docs.py).
+docs: $(VENV)/.installed-test
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+	@echo "Open docs/_build/html/index.html"
+
+# Re-run every teaching notebook in place, one after the other on a quiet machine, so that the
+# committed outputs come from a real run.
+notebooks: $(VENV)/.installed-test
+	cd notebooks && for nb in *.ipynb; do ../$(BIN)/jupyter-execute --inplace --timeout=600 "$$nb" || exit 1; done
+
 # Benchmarks run in their own environment, with the peer extensions they compare against.
 $(BENCH)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(BENCH)
@@ -44,4 +54,4 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check ipyparallel_ds tests
 
 clean:
-	rm -rf $(VENV) $(BENCH) .pytest_cache .ruff_cache build dist
+	rm -rf $(VENV) $(BENCH) .pytest_cache .ruff_cache build dist docs/_build docs/_generated
