@@ -183,7 +183,9 @@ def recommended_config(configs: Sequence[ConfigTiming]) -> ConfigTiming | None:
     Speed is the measured speedup (each value against the baseline runs paired with its own,
     as in the table), or the inverse warm median where no speedup was computed.
     """
-    measured = [c for c in configs if c.timings]
+    # A one-worker cluster runs the tasks in the kernel (joblib's sequential fallback): the
+    # same code as the serial baseline, so never a choice of its own.
+    measured = [c for c in configs if c.timings and not (c.on_cluster and c.workers <= 1)]
     if not measured:
         return None
     by_speedup = all(not math.isnan(c.speedup) for c in measured)

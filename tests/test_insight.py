@@ -257,3 +257,15 @@ def test_a_fitted_search_is_the_same_result_across_runs():
     X, y = make_classification(n_samples=100, random_state=0)
     fits = [GridSearchCV(SVC(), {"C": [0.1, 1.0]}, cv=3).fit(X, y) for _ in range(2)]
     assert same_result(*fits)
+
+
+def test_a_one_worker_cluster_is_never_recommended():
+    from dataclasses import replace
+
+    from ipyparallel_ds.insight import recommended_config
+    from ipyparallel_ds.result import ConfigTiming
+
+    serial = ConfigTiming(1, 1, 0.1, 1, (0.10, 0.10, 0.10), backend="sequential", speedup=1.0)
+    noise = replace(serial, backend="dask", speedup=1.1, all_runs=(0.09, 0.09, 0.09))
+    slower = replace(serial, n_jobs=2, workers=2, backend="dask", speedup=0.6)
+    assert recommended_config([serial, noise, slower]) is serial
