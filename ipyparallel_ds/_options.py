@@ -247,6 +247,14 @@ def plan_arguments(options: dict[str, str]) -> dict[str, object]:
     }
 
 
+def _as_list(value: object, message: str) -> list:
+    """``list(value)``, or ValueError(message) when the value is not iterable."""
+    try:
+        return list(value)  # type: ignore[call-overload]
+    except TypeError:
+        raise ValueError(message) from None
+
+
 def parse_n_jobs(value: object) -> tuple[int, ...]:
     """Validate n_jobs values given as ``"1,2,-1"``, an int or a sequence of ints.
 
@@ -274,12 +282,10 @@ def parse_n_jobs(value: object) -> tuple[int, ...]:
     elif isinstance(value, int) and not isinstance(value, bool):
         items = [value]
     else:
-        try:
-            items = list(value)  # type: ignore[call-overload]
-        except TypeError:
-            raise ValueError(
-                f"n_jobs must be an int, a sequence of ints or a string like '1,2'; got {value!r}"
-            ) from None
+        items = _as_list(
+            value,
+            f"n_jobs must be an int, a sequence of ints or a string like '1,2'; got {value!r}",
+        )
         if not items:
             raise ValueError("n_jobs must name at least one value, got an empty sequence")
     result: list[int] = []
@@ -376,13 +382,10 @@ def parse_backends(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         items = [part.strip() for part in value.split(",")]
     else:
-        try:
-            items = list(value)  # type: ignore[call-overload]
-        except TypeError:
-            raise ValueError(
-                f"backend must be a name or a sequence of names like 'loky,threading'; "
-                f"got {value!r}"
-            ) from None
+        items = _as_list(
+            value,
+            f"backend must be a name or a sequence of names like 'loky,threading'; got {value!r}",
+        )
     if not items:
         raise ValueError("-b/--backend needs at least one backend")
     names: list[str] = []
