@@ -274,7 +274,7 @@ class StatementTimer:
         self.keep_values = keep_values
         self.runners = runners or {}
         self.timeout = timeout
-        self.serial_call = 0.0  # slowest per-loop time of a call outside any cluster
+        self.serial_call = 0.0  # slowest per-loop time of a serial (n_jobs=1) call in the kernel
         self.first_values: dict[Point, Any] = {}
         self._functions: dict[int, Callable[..., tuple[float, Any]]] = {}
 
@@ -357,7 +357,7 @@ class StatementTimer:
             finally:
                 if gc_was_enabled:
                     gc.enable()
-        if not on_cluster:
+        if not on_cluster and point.n_jobs == 1:
             self.serial_call = max(self.serial_call, seconds / number)
         if self.keep_values and point not in self.first_values:
             self.first_values[point] = value

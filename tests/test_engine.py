@@ -225,3 +225,14 @@ def test_baseline_gets_runs_of_its_own_when_every_other_point_is_skipped():
     (serial,) = data.configs
     assert serial.repeat == 3 and serial.median == pytest.approx(0.65, abs=0.02)
     assert data.notes == ["too big"]
+
+
+def test_cluster_deadline_is_ten_serial_calls_and_at_least_a_minute():
+    timer = engine.StatementTimer(engine.prepare("pass"), {})
+    assert timer.deadline() is None  # no serial call measured yet
+    timer.serial_call = 2.0
+    assert timer.deadline() == _options.MIN_TIMEOUT == 60.0
+    timer.serial_call = 30.0
+    assert timer.deadline() == _options.TIMEOUT_FACTOR * 30.0
+    timer.timeout = 5.0  # --timeout wins
+    assert timer.deadline() == 5.0
