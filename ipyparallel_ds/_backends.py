@@ -228,7 +228,6 @@ class ClusterRunner(Runner):
         super().__init__()
         self.local = cluster == "local"
         self.remote = not self.local  # an existing cluster's workers are not our children
-        self.started = False
         self.size = 0  # current number of workers
 
     def sizes(self, values: tuple[int, ...], given: bool) -> list[int]:
@@ -311,7 +310,6 @@ class DaskRunner(ClusterRunner):
                     dashboard_address=None,
                     silence_logs=logging.ERROR,
                 )
-            self.started = True
             self.client = Client(self.cluster, set_as_default=False)
             address = self.cluster.scheduler_address
         else:
@@ -438,7 +436,6 @@ class IpyparallelRunner(ClusterRunner):
                 controller_ip="127.0.0.1",
                 log_level=logging.ERROR,
             )
-            self.started = True
             self.cluster.start_controller_sync()
             self.client = self.cluster.connect_client_sync()
             self._use_cloudpickle()
