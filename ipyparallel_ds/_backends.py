@@ -25,12 +25,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, NamedTuple
 
+from ._options import SERIAL
+
 # Extra seconds to wait for cluster workers to connect after a scale.
 WORKER_WAIT_SECONDS = 120
-
-
-# The backend name of the serial baseline shared by several backends.
-SERIAL = "sequential"
 
 
 class Point(NamedTuple):
@@ -42,12 +40,6 @@ class Point(NamedTuple):
 
 class DeadlineExceeded(TimeoutError):
     """A call on a cluster did not finish within its deadline (``--timeout``)."""
-
-
-def usable_cores() -> int:
-    from .environment import usable_cores as cores
-
-    return cores()
 
 
 def resolve_size(value: int, usable: int) -> int:
@@ -157,8 +149,9 @@ class Runner:
         """Make the point cold; return the cluster start-up seconds (NaN for none)."""
         return math.nan
 
-    def config(self, n_jobs: int):
-        """joblib's configuration for the point, as a context manager."""
+    def config(self, n_jobs: int, inner_threads: int | None = None):
+        """joblib's configuration for the point, as a context manager; ``inner_threads``
+        limits the BLAS/OpenMP threads of the backend's workers where it can."""
         raise NotImplementedError
 
     @contextmanager
@@ -198,9 +191,13 @@ class LocalRunner(Runner):
             _pools.shutdown_pool()
         return math.nan
 
-    def config(self, n_jobs: int):
+    def config(self, n_jobs: int, inner_threads: int | None = None):
         from joblib import parallel_config
 
+        if inner_threads is not None and self.name == "loky":
+            return parallel_config(
+                backend="loky", n_jobs=n_jobs, inner_max_num_threads=inner_threads
+            )
         if self.explicit:
             return parallel_config(backend=self.name, n_jobs=n_jobs)
         return parallel_config(n_jobs=n_jobs)
@@ -232,6 +229,8 @@ class ClusterRunner(Runner):
 
     def sizes(self, values: tuple[int, ...], given: bool) -> list[int]:
         if self.local:
+            from .environment import usable_cores
+
             usable = usable_cores()
             sizes = []
             for value in values:
@@ -364,7 +363,7 @@ class DaskRunner(ClusterRunner):
         self.info["workers"] = max(self.info.get("workers", 0), n_jobs)  # the largest size
         return time.perf_counter() - start
 
-    def config(self, n_jobs: int):
+    def config(self, n_jobs: int, inner_threads: int | None = None):
         from joblib import parallel_config
 
         return parallel_config(backend="dask", client=self.client)
@@ -526,7 +525,7 @@ class IpyparallelRunner(ClusterRunner):
             self._views[n_jobs] = view
         return self._views[n_jobs]
 
-    def config(self, n_jobs: int):
+    def config(self, n_jobs: int, inner_threads: int | None = None):
         from ipyparallel.joblib import IPythonParallelBackend
         from joblib import parallel_config
 

@@ -59,13 +59,11 @@ def _eta(event: SweepProgress) -> str:
 
 
 def _describe(event: SweepProgress) -> str:
-    import math
+    from .result import point_name
 
-    from .result import ConfigTiming
-
-    point = ConfigTiming(event.n_jobs, event.n_jobs, math.nan, 0, (), backend=event.backend)
+    where = point_name(event.backend, event.n_jobs, event.n_jobs)
     return (
-        f"{point.name}: {event.phase} · call {event.calls_done} of about "
+        f"{where}: {event.phase} · call {event.calls_done} of about "
         f"{event.calls_total} · {_eta(event)}"
     )
 

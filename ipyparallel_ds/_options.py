@@ -22,6 +22,8 @@ DEFAULT_MAX_MEMORY = "80%"
 LOCAL_BACKENDS = ("loky", "threading", "multiprocessing")
 CLUSTER_BACKENDS = ("dask", "ipyparallel")
 BACKENDS = LOCAL_BACKENDS + CLUSTER_BACKENDS
+# The backend name of the serial baseline shared by several backends.
+SERIAL = "sequential"
 # backend -> (module it needs, the extra that installs it)
 BACKEND_EXTRAS = {
     "dask": ("distributed", "ipyparallel-ds[dask]"),

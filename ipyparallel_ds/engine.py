@@ -37,6 +37,7 @@ from .result import (
     ParCompareResult,
     bootstrap_ratio_ci,
     median,
+    point_name,
     stability_warnings,
     with_speedups,
 )
@@ -306,15 +307,8 @@ class StatementTimer:
 
         runner = self._runner(point)
         stack = ExitStack()
-        uses_loky = runner is not None and runner.name == "loky" and not runner.is_cluster
-        if self.inner_threads is not None and uses_loky:
-            stack.enter_context(
-                parallel_config(
-                    backend="loky", n_jobs=point.n_jobs, inner_max_num_threads=self.inner_threads
-                )
-            )
-        elif runner is not None:
-            stack.enter_context(runner.config(point.n_jobs))
+        if runner is not None:
+            stack.enter_context(runner.config(point.n_jobs, self.inner_threads))
         else:
             stack.enter_context(parallel_config(n_jobs=point.n_jobs))
         if self.inner_threads is not None:
@@ -896,7 +890,6 @@ def plan_points(plan: Plan, runners: Sequence[Runner]) -> tuple[list[Point], dic
 
 
 def _run(prepared, plan, namespace, runners, compiler, precision, progress) -> ParCompareResult:
-    from . import _pools
     from ._backends import SERIAL, SerialRunner
     from ._observe import Observer
     from .environment import collect
@@ -923,14 +916,6 @@ def _run(prepared, plan, namespace, runners, compiler, precision, progress) -> P
         timeout=plan.timeout,
     )
 
-    def cold_start(point: Point) -> float | None:
-        runner = by_name[point.backend]
-        if runner.is_cluster:
-            return runner.prepare(point.n_jobs)
-        if workers[point] > 1:
-            _pools.shutdown_pool()
-        return None
-
     threads: dict[Point, dict[str, list]] = {}
     with Observer(workers, interval) as observer:
         guard = _memory_guard(observer, plan.max_memory)
@@ -939,7 +924,7 @@ def _run(prepared, plan, namespace, runners, compiler, precision, progress) -> P
             timer,
             points=points,
             workers_of=workers.__getitem__,
-            cold_start=cold_start,
+            cold_start=lambda point: by_name[point.backend].prepare(point.n_jobs),
             progress=progress,
             observer=observer,
             skip=guard,
@@ -1043,8 +1028,8 @@ def _memory_guard(observer: Any, max_memory: tuple[str, float]):
         if estimate is None or estimate[0] <= limit:
             return None
         return (
-            f"{ConfigTiming(point.n_jobs, workers, math.nan, 0, (), backend=point.backend).name}"
-            " was skipped: its peak memory is estimated at "
+            f"{point_name(point.backend, point.n_jobs, workers)} was skipped: its peak memory "
+            "is estimated at "
             f"{format_bytes(estimate[0])} ({estimate[1]}), above the --max-memory limit of "
             f"{format_bytes(limit)} ({where})."
         )

@@ -16,6 +16,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from ._options import CLUSTER_BACKENDS, SERIAL
+
 __all__ = ["ConfigTiming", "ParCompareResult", "format_time"]
 
 # Runs whose interquartile range reaches this share of the median are called unstable.
@@ -53,11 +55,19 @@ def median(values: Sequence[float]) -> float:
     return _quantile(sorted(values), 0.5)
 
 
-# Backends whose size is the number of cluster workers rather than n_jobs.
-CLUSTER_BACKENDS = ("dask", "ipyparallel")
 # Backend names that need no qualifier next to n_jobs: joblib's default, and the serial
 # baseline shared by several backends.
-_PLAIN_BACKENDS = ("", "loky", "sequential")
+_PLAIN_BACKENDS = ("", "loky", SERIAL)
+
+
+def point_name(backend: str, n_jobs: int | str, workers: int) -> str:
+    """How a point is named in sentences and charts: ``n_jobs=2``, ``n_jobs=2 (threading)``,
+    ``dask with 2 workers`` (for clusters the size is the number of workers)."""
+    if backend in CLUSTER_BACKENDS:
+        return f"{backend} with {workers} worker{'s' if workers != 1 else ''}"
+    if backend in _PLAIN_BACKENDS:
+        return f"n_jobs={n_jobs}"
+    return f"n_jobs={n_jobs} ({backend})"
 
 
 @dataclass(frozen=True)
@@ -176,13 +186,8 @@ class ConfigTiming:
 
     @property
     def name(self) -> str:
-        """How the point is named in sentences: ``n_jobs=2``, ``n_jobs=2 (threading)``,
-        ``dask with 2 workers``."""
-        if self.on_cluster:
-            return f"{self.backend} with {self.workers} worker{'s' if self.workers != 1 else ''}"
-        if self.backend in _PLAIN_BACKENDS:
-            return f"n_jobs={self.n_jobs}"
-        return f"n_jobs={self.n_jobs} ({self.backend})"
+        """How the point is named in sentences (see :func:`point_name`)."""
+        return point_name(self.backend, self.n_jobs, self.workers)
 
     @property
     def label(self) -> str:
@@ -346,7 +351,7 @@ class ParCompareResult:
         several backends share it)."""
         names = []
         for c in self.configs:
-            if c.backend not in names and c.backend != "sequential":
+            if c.backend not in names and c.backend != SERIAL:
                 names.append(c.backend)
         return names
 
@@ -765,10 +770,7 @@ def _text_chart(result: ParCompareResult, width: int) -> str:
 
 
 def _chart_label(config: ConfigTiming) -> str:
-    if config.on_cluster:
-        return config.name
-    text = f"n_jobs={config.label}"
-    return text if config.backend in _PLAIN_BACKENDS else f"{text} ({config.backend})"
+    return point_name(config.backend, config.label, config.workers)
 
 
 def _summary(result: ParCompareResult) -> str:

@@ -7,6 +7,7 @@ nothing the tool started outlives a run: no scheduler, worker, controller or eng
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import socket
@@ -218,7 +219,7 @@ def test_dask_local_cluster_is_scaled_per_point_and_stopped(dask_ready, state):
         ("dask", 2, 2),
     ]
     sequential, one, two = r.configs
-    assert sequential.cluster_startup != sequential.cluster_startup  # NaN: no cluster
+    assert math.isnan(sequential.cluster_startup)  # no cluster
     assert one.cluster_startup > 0 and two.cluster_startup > 0
     assert two.backend_used == "dask" and two.workers_used == 2
     assert r.results_equal is True
@@ -227,7 +228,7 @@ def test_dask_local_cluster_is_scaled_per_point_and_stopped(dask_ready, state):
     assert cluster["address"].startswith("tcp://127.0.0.1:")
     assert not port_open(cluster["address"])  # the scheduler is gone
     assert "cluster start-up" in r.table()
-    assert "Starting the cluster's 2 workers took" in r.verdict or "dask" in r.verdict
+    assert "Starting the cluster's 2 workers took" in r.verdict
     ax = r.plot("speedup")
     assert "cluster workers" in ax.get_xlabel()
 
@@ -385,7 +386,7 @@ def test_existing_ipyparallel_cluster_is_used_through_views(tiny, tmp_path, monk
             ("ipyparallel", 2),
         ]
         assert any("could not be measured" in w and "4" in w for w in r.warnings)
-        assert all(c.cluster_startup != c.cluster_startup for c in r.configs)  # none started
+        assert all(math.isnan(c.cluster_startup) for c in r.configs)  # none started
         assert len(cluster.engines) == 1 and r.clusters[0]["kind"] == "existing"
     finally:
         cluster.stop_cluster_sync()
