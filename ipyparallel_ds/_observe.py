@@ -12,7 +12,7 @@ import math
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -30,6 +30,14 @@ class CallRecord:
     backend: str
     n_jobs: int
     depth: int  # 0 for a top-level call, 1+ when made inside another Parallel call
+
+
+@dataclass
+class RunRecord:
+    """One timed run as the sweep reports it to the observer: the seconds it took, set once
+    the run has finished (None while it runs, or when it raised)."""
+
+    seconds: float | None = None
 
 
 @dataclass
@@ -108,7 +116,6 @@ class Observer:
         self._local = threading.local()
         self._records: list[CallRecord] = []
         self.values: dict[Any, ValueObservation] = {}
-        self._snapshot: tuple | None = None
         self._worker_pids: dict[int, bool] = {}
         self.workers = workers or {}
         self.memory_interval = memory_interval
@@ -119,7 +126,6 @@ class Observer:
 
             self.tree = ProcessTree()
             self.kernel_baseline = self.tree.kernel()
-        self._sampler = None
 
     @property
     def memory_method(self) -> str:
@@ -219,30 +225,38 @@ class Observer:
         value = self.values.setdefault(point, ValueObservation())
         value.first_call_memory = s.peak
 
-    def before(self, point: Any) -> None:
-        """Snapshot before a timed run at ``point``."""
-        self._snapshot = (
-            len(self._records),
-            self._kernel_cpu(),
-            self._children(),
-            self._threads(),
-        )
-        if self.tree is not None:
-            from ._memory import PeakSampler
+    @contextmanager
+    def timed_run(self, point: Any, loops: int) -> Iterator[RunRecord]:
+        """Observe one timed run of ``loops`` calls at ``point``.
 
-            with_children = self.workers.get(point, 1) > 1
-            self._sampler = PeakSampler(self.tree, self.memory_interval, with_children)
-            self._sampler.__enter__()
+        Everything that watches the run (the CPU snapshot, the joblib call count, the memory
+        sampler) is entered through one ``ExitStack``, so the sampler thread stops on every
+        path. The caller sets the yielded record's ``seconds``; a run that raised leaves it
+        unset and is not accounted.
+        """
+        record = RunRecord()
+        with ExitStack() as stack:
+            snapshot = (
+                len(self._records),
+                self._kernel_cpu(),
+                self._children(),
+                self._threads(),
+            )
+            sampler = None
+            if self.tree is not None:
+                from ._memory import PeakSampler
 
-    def after(self, point: Any, seconds: float, loops: int) -> None:
+                with_children = self.workers.get(point, 1) > 1
+                sampler = stack.enter_context(
+                    PeakSampler(self.tree, self.memory_interval, with_children)
+                )
+            yield record
+        if record.seconds is not None:
+            self._account(point, record.seconds, loops, snapshot, sampler)
+
+    def _account(self, point: Any, seconds: float, loops: int, snapshot: tuple, sampler) -> None:
         """Account a timed run of ``loops`` calls that took ``seconds``."""
-        sampler, self._sampler = self._sampler, None
-        if sampler is not None:
-            sampler.__exit__(None, None, None)
-        if self._snapshot is None:
-            return
-        first_record, kernel_before, children_before, threads_before = self._snapshot
-        self._snapshot = None
+        first_record, kernel_before, children_before, threads_before = snapshot
         value = self.values.setdefault(point, ValueObservation())
         if sampler is not None and sampler.peak > value.peak_memory:
             value.peak_memory = sampler.peak

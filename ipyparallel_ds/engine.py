@@ -631,9 +631,9 @@ def sweep(
     progress : callable, optional
         Called with a :class:`SweepProgress` when a phase starts and after every call.
     observer : optional
-        Told ``before(point)`` and ``after(point, seconds, loops)`` each timed run (not
-        the first call or warm-up), to find out what really ran; ``first_call(point)`` is
-        a context manager around each first call (memory only).
+        ``timed_run(point, loops)`` is a context manager around each timed run (not the
+        first call or warm-up) whose record gets the run's seconds, to find out what really
+        ran; ``first_call(point)`` is one around each first call (memory only).
     skip : callable, optional
         Asked ``skip(point, workers)`` before each point but the baseline; a returned
         sentence skips the point and becomes a note (the memory guard).
@@ -665,12 +665,11 @@ def sweep(
     current = base
 
     def timed_run(state: _ValueState) -> float:
-        if observer is not None:
-            observer.before(state.point)
-        seconds = timer(state.point, state.loops)
-        if observer is not None:
-            observer.after(state.point, seconds, state.loops)
-        return seconds
+        if observer is None:
+            return timer(state.point, state.loops)
+        with observer.timed_run(state.point, state.loops) as record:
+            record.seconds = timer(state.point, state.loops)
+        return record.seconds
 
     def measure(state: _ValueState, is_baseline: bool) -> None:
         nonlocal current

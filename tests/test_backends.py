@@ -78,7 +78,7 @@ def port_open(address: str) -> bool:
 def state(ip):
     check = StateCheck(ip)
     yield check
-    assert check.snapshot() == check.before
+    check.assert_restored()
     assert wait_until_gone() == []
 
 
@@ -276,6 +276,10 @@ def test_existing_dask_cluster_is_measured_at_its_size_and_left_running(dask_rea
 def test_dask_deadline_turns_a_worker_killing_task_into_a_clear_error(dask_ready, state):
     dask_ready.run_cell("from joblib import Parallel, delayed").raise_error()
     state.mark()
+    # distributed's nannies keep a helper thread in the kernel for each worker process that
+    # failed to restart after its task killed it, even once the cluster is closed (its
+    # AsyncProcess is never finalized); the cluster's processes themselves are all gone.
+    state.allowed_threads = ("AsyncProcess Dask Worker process", "QueueFeederThread")
     started = time.monotonic()
     r = magic(
         dask_ready,

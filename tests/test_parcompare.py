@@ -5,6 +5,8 @@ from __future__ import annotations
 import _thread
 import math
 import threading
+import time
+from collections import Counter
 
 import joblib
 import pytest
@@ -34,9 +36,35 @@ def user_names(ip):
     }
 
 
+def threads():
+    """Names of the threads alive in this process (the memory sampler is 'parcompare-memory')."""
+    # distributed keeps one offload thread per process from its first use on, by design.
+    return [t.name for t in threading.enumerate() if not t.name.startswith("Dask-Offload")]
+
+
+def processes():
+    """Child processes other than joblib's reusable pool's workers and the resource trackers
+    that joblib and multiprocessing start once per process and keep on purpose."""
+    import psutil
+    from joblib.externals.loky import reusable_executor
+
+    executor = reusable_executor._executor
+    pool = set(getattr(executor, "_processes", None) or ()) if _pools.pool_is_alive() else set()
+    found = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            command = " ".join(child.cmdline())
+        except psutil.NoSuchProcess:
+            continue
+        if child.pid not in pool and "resource_tracker" not in command:
+            found.add(child.pid)
+    return found
+
+
 class StateCheck:
     """The state %parcompare must leave as it found it: joblib's configuration, thread-pool
-    limits, the user namespace and whether a worker pool runs."""
+    limits, the user namespace, whether a worker pool runs, and no thread or process that the
+    tool started still alive."""
 
     def __init__(self, ip):
         self.ip = ip
@@ -48,13 +76,34 @@ class StateCheck:
     def mark(self):
         """Take the reference snapshot (call after the test's own set-up cells)."""
         self.before = self.snapshot()
+        self.threads, self.processes = threads(), processes()
+
+    # Thread names a test expects a library to leave behind (set by that test, with why).
+    allowed_threads: tuple[str, ...] = ()
+
+    def started(self):
+        """Threads and processes that were not there before (others may have ended meanwhile,
+        e.g. IPython's history thread)."""
+        new = Counter(threads()) - Counter(self.threads)
+        for name in list(new):
+            if self.allowed_threads and name.startswith(self.allowed_threads):
+                del new[name]
+        return new, processes() - self.processes
+
+    def assert_restored(self, wait: float = 10.0):
+        assert self.snapshot() == self.before
+        # A cluster's helper threads end shortly after it is closed: wait a little for them.
+        deadline = time.monotonic() + wait
+        while any(self.started()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert self.started() == (Counter(), set())
 
 
 @pytest.fixture
 def state(ip):
     check = StateCheck(ip)
     yield check
-    assert check.snapshot() == check.before
+    check.assert_restored()
 
 
 def test_result_has_every_field(run, tiny, state):
@@ -266,6 +315,27 @@ def test_interrupt_returns_what_was_measured(run, ip, state):
     assert r.interrupted
     assert [c.n_jobs for c in r.configs] == [1]
     assert any("interrupted while measuring n_jobs=2" in w for w in r.warnings)
+
+
+FAILS_WHEN_TIMED = """\
+calls = []
+def fails_when_timed():
+    calls.append(1)
+    if len(calls) == 2:  # the first call passes; the first timed run raises
+        raise {error}
+"""
+
+
+@pytest.mark.parametrize("error", ["ZeroDivisionError('in a timed run')", "KeyboardInterrupt"])
+def test_no_sampler_thread_is_left_when_a_timed_run_raises(ip, state, error):
+    ip.run_cell(FAILS_WHEN_TIMED.format(error=error)).raise_error()
+    state.mark()
+    line = "-o -q --memory -j 1 -n 1 -r 2 fails_when_timed()"
+    if error == "KeyboardInterrupt":  # the sweep stops and returns what it measured
+        assert ip.run_line_magic("parcompare", line).interrupted
+    else:
+        with pytest.raises(ZeroDivisionError, match="in a timed run"):
+            ip.run_line_magic("parcompare", line)
 
 
 def test_real_ctrl_c_during_parallel_work_keeps_state(ip, state):
