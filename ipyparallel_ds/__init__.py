@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from .engine import parcompare
+    from .api import parcompare
     from .result import ConfigTiming, ParCompareResult
 
 __all__ = [
@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    "parcompare": "engine",
+    "parcompare": "api",
     "ConfigTiming": "result",
     "ParCompareResult": "result",
 }

@@ -164,12 +164,3 @@ def available_memory() -> tuple[float, str]:
                 available, source = max(left, 0.0), "memory left under the cgroup limit"
         break
     return available, source
-
-
-def format_bytes(size: float) -> str:
-    """``412 MB``, ``1.5 GB``: decimal units, as system monitors show them."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if abs(size) >= scale:
-            value = size / scale
-            return f"{value:.3g} {unit}"
-    return f"{size:.0f} B"

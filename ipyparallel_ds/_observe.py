@@ -13,9 +13,15 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
+
+from ._events import OverMemoryLimit
+from ._format import format_bytes
+from ._memory import PeakSampler, ProcessTree, available_memory
+from ._points import Point, point_name
+from .backends import backend_name, traits
 
 # A process or thread did work in a run if it used at least this much CPU: 5 ms, or 2 % of
 # the run's wall time, whichever is more (idle workers and helper threads use far less).
@@ -41,8 +47,8 @@ class RunRecord:
 
 
 @dataclass
-class ValueObservation:
-    """What was seen over the timed runs of one n_jobs value."""
+class PointObservation:
+    """What was seen over the timed runs of one point."""
 
     calls: list[CallRecord] = field(default_factory=list)
     statement_calls: int = 0
@@ -87,21 +93,9 @@ class ValueObservation:
         inside each call and stop it before the call returns, so its workers are gone before
         a snapshot can see them; joblib's own worker count for the call stands in for them."""
         count = len(self.active_threads) if threads else len(self.active_pids)
-        if {"threading", "multiprocessing"} & set(self.backends):
+        if any(traits(name).pool_per_call for name in self.backends):
             count = max(count, *self.effective_n_jobs, 1)
         return max(count, 1)
-
-
-# joblib backend classes whose short name is not their class name minus "Backend".
-_BACKEND_NAMES = {"DaskDistributedBackend": "dask", "IPythonParallelBackend": "ipyparallel"}
-
-
-def backend_name(backend: object) -> str:
-    """``LokyBackend`` -> ``loky``, ``ThreadingBackend`` -> ``threading``, ..."""
-    name = type(backend).__name__
-    if name in _BACKEND_NAMES:
-        return _BACKEND_NAMES[name]
-    return (name[: -len("Backend")] if name.endswith("Backend") else name).lower()
 
 
 class Observer:
@@ -115,15 +109,13 @@ class Observer:
         self._process = psutil.Process(os.getpid())
         self._local = threading.local()
         self._records: list[CallRecord] = []
-        self.values: dict[Any, ValueObservation] = {}
+        self.values: dict[Any, PointObservation] = {}
         self._worker_pids: dict[int, bool] = {}
         self.workers = workers or {}
         self.memory_interval = memory_interval
         self.tree = None
         self.kernel_baseline = math.nan
         if memory_interval is not None:
-            from ._memory import ProcessTree
-
             self.tree = ProcessTree()
             self.kernel_baseline = self.tree.kernel()
 
@@ -218,11 +210,9 @@ class Observer:
         if self.tree is None:
             yield
             return
-        from ._memory import PeakSampler
-
         with PeakSampler(self.tree, self.memory_interval, self.workers.get(point, 1) > 1) as s:
             yield
-        value = self.values.setdefault(point, ValueObservation())
+        value = self.values.setdefault(point, PointObservation())
         value.first_call_memory = s.peak
 
     @contextmanager
@@ -244,8 +234,6 @@ class Observer:
             )
             sampler = None
             if self.tree is not None:
-                from ._memory import PeakSampler
-
                 with_children = self.workers.get(point, 1) > 1
                 sampler = stack.enter_context(
                     PeakSampler(self.tree, self.memory_interval, with_children)
@@ -257,7 +245,7 @@ class Observer:
     def _account(self, point: Any, seconds: float, loops: int, snapshot: tuple, sampler) -> None:
         """Account a timed run of ``loops`` calls that took ``seconds``."""
         first_record, kernel_before, children_before, threads_before = snapshot
-        value = self.values.setdefault(point, ValueObservation())
+        value = self.values.setdefault(point, PointObservation())
         if sampler is not None and sampler.peak > value.peak_memory:
             value.peak_memory = sampler.peak
             value.peak_children_memory = sampler.peak_children
@@ -285,14 +273,10 @@ class Observer:
     def fields(self, config, observed_workers: bool = True):
         """``config`` with what was observed over its timed runs filled in; with
         ``observed_workers`` False (a remote cluster), worker processes are not counted."""
-        from dataclasses import replace
-
-        from ._backends import Point
-
         value = self.values.get(Point(config.backend, config.n_jobs))
         if value is None:
             return config
-        threads = any("threading" in b for b in value.backends)
+        threads = any(traits(name).uses_threads for name in value.backends)
         backend = ", ".join(value.backends) if value.calls else "none"
         if value.calls and value.effective_n_jobs == [1]:
             backend = f"sequential ({backend})"  # joblib's one-worker fallback
@@ -309,7 +293,7 @@ class Observer:
             **self._memory_fields(config, value),
         )
 
-    def _memory_fields(self, config, value: ValueObservation) -> dict:
+    def _memory_fields(self, config, value: PointObservation) -> dict:
         if self.tree is None or not value.peak_memory:
             return {}
         workers = max(config.workers, 1)
@@ -351,11 +335,33 @@ class Observer:
         else:
             return None
         return kernel + workers * per_worker, (
-            f"kernel {_fmt(kernel)} + {workers} workers x {_fmt(per_worker)} ({how})"
+            f"kernel {format_bytes(kernel)} + {workers} workers x "
+            f"{format_bytes(per_worker)} ({how})"
         )
 
 
-def _fmt(size: float) -> str:
-    from ._memory import format_bytes
+def memory_limit(observer: Observer, max_memory: tuple[str, float]):
+    """``skip(point, workers)`` for the sweep: an :class:`OverMemoryLimit` when a point's
+    estimated peak memory exceeds ``--max-memory``; None when memory is not sampled (nothing
+    to estimate from)."""
+    if observer.tree is None:
+        return None
+    kind, amount = max_memory
+    available, source = available_memory()
+    in_use = observer.tree.kernel() + sum(observer.tree.children().values())
+    limit = amount if kind == "bytes" else amount * (available + in_use)
+    where = (
+        "as given"
+        if kind == "bytes"
+        else f"{amount:.0%} of the {format_bytes(available + in_use)} the kernel and its "
+        f"workers can use ({source})"
+    )
 
-    return format_bytes(size)
+    def skip(point: Point, workers: int) -> OverMemoryLimit | None:
+        estimate = observer.estimate_peak(workers)
+        if estimate is None or estimate[0] <= limit:
+            return None
+        name = point_name(point.backend, point.n_jobs, workers)
+        return OverMemoryLimit(name, estimate[0], estimate[1], limit, where)
+
+    return skip

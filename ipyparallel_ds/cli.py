@@ -21,7 +21,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from . import _options
+from . import _options, api, check_script, demo
+from .display import TextProgress
+from .statement import prepare
 
 PROG = "parcompare"
 EXIT_OK, EXIT_RAISED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -105,13 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["demo"]:
-        from .demo import main as demo
-
-        return demo()
+        return demo.main()
     if argv[:1] == ["check-script"]:
-        from .guard import main as check
-
-        return check(argv[1:])
+        return check_script.main(argv[1:])
     args = build_parser().parse_args(argv)
     options = _options_of(args)
     statement = args.stmt if args.stmt is not None else args.statement
@@ -122,15 +120,9 @@ def main(argv: list[str] | None = None) -> int:
             'there is no statement to time, e.g. parcompare "cross_val_score(SVC(), X, y)" '
             '--setup "..."'
         )
-    from . import engine
-
     try:
-        plan = engine.Plan.from_options(**_options.plan_arguments(options))
-        precision = _options.parse_count(
-            "-p", options.get("p", _options.DEFAULT_PRECISION), minimum=1
-        )
-        save = _options.parse_save_path(options["save"]) if "save" in options else None
-        prepared = engine.prepare(statement, args.setup)
+        invocation = api.parse_invocation(options)
+        prepared = prepare(statement, args.setup)
     except SyntaxError as exc:
         where = f" (line {exc.lineno})" if exc.lineno else ""
         return _usage_error(f"syntax error in the statement or setup{where}: {exc.msg}")
@@ -148,12 +140,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{PROG}: the script {args.script!r} raised (above)", file=sys.stderr)
             return EXIT_RAISED
 
-    from ._display import TextProgress
-
-    quiet = "q" in options
-    progress = None if quiet else TextProgress(sys.stderr)
+    progress = None if invocation.quiet else TextProgress(sys.stderr)
     try:
-        result = engine.run(prepared, plan, namespace, precision=precision, progress=progress)
+        result = api.run(
+            prepared,
+            invocation.plan,
+            namespace,
+            precision=invocation.precision,
+            progress=progress,
+        )
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted before anything was measured", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -167,10 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if progress is not None:
             progress.finish()
-    if save:
-        result.save(save)
+    if invocation.save:
+        result.save(invocation.save)
     if args.json:
         print(result.to_json())
-    elif not quiet:
+    elif not invocation.quiet:
         print(result.report())
     return EXIT_OK

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-import platform
 import sys
-from importlib import metadata
 from typing import Any
 
 _DISTRIBUTIONS = ("ipython", "scikit-learn", "joblib", "numpy", "threadpoolctl", "ipyparallel-ds")
 
 
 def _version(distribution: str) -> str | None:
+    from importlib import metadata  # about 25 ms: not at %load_ext
+
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
@@ -36,6 +36,8 @@ def collect() -> dict[str, Any]:
         (``logical``, ``physical``, ``usable``) and ``threadpools`` (one dict per pool from
         :func:`threadpoolctl.threadpool_info`).
     """
+    import platform
+
     from joblib.externals.loky import cpu_count
     from threadpoolctl import threadpool_info
 

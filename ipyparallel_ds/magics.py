@@ -1,4 +1,4 @@
-"""``%parcompare`` and ``%%parcompare``: a thin IPython layer over :mod:`ipyparallel_ds.engine`.
+"""``%parcompare`` and ``%%parcompare``: a thin IPython layer over :mod:`ipyparallel_ds.api`.
 
 The only module that imports ``IPython.core.magic``.
 """
@@ -18,13 +18,13 @@ from IPython.core.magic import (
     output_can_be_silenced,
 )
 
-from . import _options
+from . import _options, _pools, backends
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
-    from .engine import PreparedStatement
     from .result import ParCompareResult
+    from .statement import PreparedStatement
 
 _MAGIC_DOC = """Time a statement at several n_jobs values and show the speedup.
 
@@ -94,15 +94,13 @@ class ParCompareMagics(Magics):
     @output_can_be_silenced
     @line_cell_magic
     def parcompare(self, line: str = "", cell: str | None = None) -> ParCompareResult | None:
-        from . import engine  # on first use: %load_ext stays cheap
+        # The engine is imported on first use, so that %load_ext stays cheap (this and
+        # __init__ are the only in-package imports inside functions; see tests/test_layers.py).
+        from . import api, display
 
         options, code = _split_options(line)
         try:
-            plan = engine.Plan.from_options(**_options.plan_arguments(options))
-            precision = _options.parse_count(
-                "-p", options.get("p", _options.DEFAULT_PRECISION), minimum=1
-            )
-            save = _options.parse_save_path(options["save"]) if "save" in options else None
+            invocation = api.parse_invocation(options)
         except ValueError as exc:
             raise UsageError(f"%parcompare: {exc}") from None
 
@@ -117,30 +115,29 @@ class ParCompareMagics(Magics):
             )
         prepared = self._prepare(statement, setup)
 
-        from . import _display
-
-        quiet = "q" in options
-        progress = None if quiet else _display.progress_for(self.shell, prepared.statement)
+        progress = None
+        if not invocation.quiet:
+            progress = display.progress_for(self.shell, prepared.statement, api.partial_result)
         try:
-            result = engine.run(
+            result = api.run(
                 prepared,
-                plan,
+                invocation.plan,
                 self.shell.user_ns,
                 compiler=self.shell.compile,
-                precision=precision,
+                precision=invocation.precision,
                 progress=progress,
             )
         finally:
             slot = progress.finish() if progress is not None else None
-        if save:
-            result.save(save)
-        if not quiet:
-            _display.show(result, self.shell, widget="no-widget" not in options, handle=slot)
+        if invocation.save:
+            result.save(invocation.save)
+        if not invocation.quiet:
+            display.show(result, self.shell, widget="no-widget" not in options, handle=slot)
         return result if "o" in options else None
 
     def _prepare(self, statement: str, setup: str) -> PreparedStatement:
         """Transform (IPython syntax) and compile both pieces, raising UsageError on errors."""
-        from . import engine
+        from .statement import prepare
 
         shell = self.shell
         trees = []
@@ -151,9 +148,7 @@ class ParCompareMagics(Magics):
             except SyntaxError as exc:
                 raise UsageError(_syntax_message(what, exc)) from None
         try:
-            return engine.prepare(
-                trees[0], trees[1], compiler=shell.compile, source=(statement, setup)
-            )
+            return prepare(trees[0], trees[1], compiler=shell.compile, source=(statement, setup))
         except SyntaxError as exc:
             raise UsageError(_syntax_message("statement or setup", exc)) from None
         except ValueError as exc:
@@ -181,13 +176,7 @@ def unload(shell: InteractiveShell) -> None:
     for kind in ("line", "cell"):
         manager.magics[kind].pop("parcompare", None)
     manager.registry.pop(ParCompareMagics.__name__, None)
-    import sys
-
-    from . import _pools
-
-    backends = sys.modules.get(f"{__package__}._backends")  # imported only if a sweep ran
     try:
-        if backends is not None:
-            backends.close_all()
+        backends.close_all()
     finally:
         _pools.shutdown_pool_we_started()

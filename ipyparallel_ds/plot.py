@@ -1,7 +1,9 @@
 """Charts of a :class:`~ipyparallel_ds.result.ParCompareResult`, with matplotlib's
 object-oriented API only: no pyplot, no global state, nothing shown behind the caller's back.
 
-The only module that imports matplotlib.
+The only module that imports matplotlib. A chart metric is one entry of :data:`METRICS`: its
+axis label, how one backend's line is drawn, the reference drawn once, and where the
+recommended point sits.
 """
 
 from __future__ import annotations
@@ -9,21 +11,19 @@ from __future__ import annotations
 import io
 import math
 import textwrap
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .stats import efficiency
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from .result import ConfigTiming, ParCompareResult
+    from .result import ParCompareResult
+    from .timing import ConfigTiming
 
-METRICS = ("time", "speedup", "efficiency", "memory")
 STATISTICS = ("median", "mean", "best")
-_Y_LABELS = {
-    "time": "time per call (s)",
-    "speedup": "speedup (×)",
-    "efficiency": "efficiency (%)",
-    "memory": "peak memory (MB)",
-}
 _TITLE_WIDTH = 60
 
 
@@ -67,6 +67,168 @@ def _x_labels(configs: list[ConfigTiming]) -> dict[int, str]:
     return {workers: ", ".join(names) for workers, names in labels.items()}
 
 
+def _factor(metric: str, base_workers: int, workers: int) -> float:
+    """What a speedup is multiplied by for the metric: efficiency is in percent."""
+    return efficiency(100.0, base_workers, workers) if metric == "efficiency" else 1.0
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One backend's line, as a metric's drawing function receives it."""
+
+    name: str
+    configs: list  # the configs with warm timings, in worker order
+    all_configs: list  # the line's configs, first calls of unfinished ones included
+    colour: str
+    prefix: str  # "loky, " when several backends share the chart
+    several: bool
+
+
+def _draw_time(ax: Axes, result: ParCompareResult, line: _Line, options: dict) -> None:
+    statistic = options["statistic"]
+    configs = line.configs
+    ys = [_stat(c, statistic) for c in configs]
+    errors = None
+    if statistic == "median":
+        errors = [
+            [c.median - c.quartiles[0] for c in configs],
+            [c.quartiles[1] - c.median for c in configs],
+        ]
+    ax.errorbar(
+        [c.workers for c in configs], ys, yerr=errors, fmt="o-", capsize=4, color=line.colour,
+        label=f"{line.prefix}warm ({statistic})",
+    )  # fmt: skip
+    if options["show_first_call"]:
+        firsts = [
+            c
+            for c in line.all_configs
+            if not math.isnan(c.first_call) and (c.backend == line.name or not line.several)
+        ]
+        ax.plot(
+            [c.workers for c in firsts],
+            [c.first_call for c in firsts],
+            "x",
+            markersize=9,
+            color=line.colour,
+            label=f"{line.prefix}first call (workers starting)",
+        )
+
+
+def _draw_ratio(metric: str) -> Callable[..., None]:
+    """Speedup or efficiency of one line, with the 95 % interval for the median."""
+
+    def draw(ax: Axes, result: ParCompareResult, line: _Line, options: dict) -> None:
+        statistic = options["statistic"]
+        base_workers = result.baseline.workers
+        configs = line.configs
+        factors = [_factor(metric, base_workers, c.workers) for c in configs]
+        ys = [_speedup(result, c, statistic) * f for c, f in zip(configs, factors, strict=True)]
+        errors = None
+        if statistic == "median":
+            bounds = [
+                (c.speedup_ci[0] * f, c.speedup_ci[1] * f)
+                for c, f in zip(configs, factors, strict=True)
+            ]
+            errors = [
+                [max(y - low, 0.0) for y, (low, _) in zip(ys, bounds, strict=True)],
+                [max(high - y, 0.0) for y, (_, high) in zip(ys, bounds, strict=True)],
+            ]
+        ax.errorbar(
+            [c.workers for c in configs], ys, yerr=errors, fmt="o-", capsize=4,
+            color=line.colour, label=f"{line.prefix}measured ({statistic})",
+        )  # fmt: skip
+
+    return draw
+
+
+def _draw_memory(ax: Axes, result: ParCompareResult, line: _Line, options: dict) -> None:
+    measured = [c for c in line.configs if not math.isnan(c.peak_memory)]
+    if not measured:
+        return
+    method = measured[0].memory_method.upper()
+    ax.plot(
+        [c.workers for c in measured],
+        [c.peak_memory / 1e6 for c in measured],
+        "o-",
+        color=line.colour,
+        label=f"{line.name + ': ' if line.several else ''}kernel + workers, peak Σ {method}",
+    )
+
+
+def _no_reference(ax: Axes, result: ParCompareResult, xs: list[int]) -> None:
+    pass
+
+
+def _ideal_speedup(ax: Axes, result: ParCompareResult, xs: list[int]) -> None:
+    base_workers = result.baseline.workers
+    ax.plot(xs, [w / base_workers for w in xs], "--", color="grey", label="ideal")
+
+
+def _ideal_efficiency(ax: Axes, result: ParCompareResult, xs: list[int]) -> None:
+    ax.axhline(100.0, linestyle="--", color="grey", label="ideal (100 %)")
+
+
+def _kernel_memory(ax: Axes, result: ParCompareResult, xs: list[int]) -> None:
+    if not result.memory_sampled:
+        ax.text(
+            0.5, 0.5, "memory was not sampled (--memory)", ha="center", transform=ax.transAxes,
+        )  # fmt: skip
+    elif not math.isnan(result.kernel_memory):
+        ax.axhline(result.kernel_memory / 1e6, linestyle="--", color="grey", label="kernel before")
+    ax.set_ylim(bottom=0)
+
+
+def _time_value(result: ParCompareResult, config: ConfigTiming, statistic: str) -> float:
+    return _stat(config, statistic)
+
+
+def _ratio_value(metric: str) -> Callable[..., float]:
+    def value(result: ParCompareResult, config: ConfigTiming, statistic: str) -> float:
+        factor = _factor(metric, result.baseline.workers, config.workers)
+        return _speedup(result, config, statistic) * factor
+
+    return value
+
+
+def _memory_value(result: ParCompareResult, config: ConfigTiming, statistic: str) -> float | None:
+    return None if math.isnan(config.peak_memory) else config.peak_memory / 1e6
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A chart view: the y-axis label, how a backend's line is drawn, the reference drawn
+    once (ideal line, kernel memory), the y of a config's marker (None: no marker), whether
+    the fitted scaling model is drawn, and whether a result has the data (``available``)."""
+
+    label: str
+    draw: Callable[[Axes, Any, _Line, dict], None]
+    reference: Callable[[Axes, Any, list[int]], None]
+    value: Callable[[Any, Any, str], float | None]
+    fit: bool = False
+    available: Callable[[Any], bool] = lambda result: True
+
+
+METRICS: dict[str, Metric] = {
+    "time": Metric("time per call (s)", _draw_time, _no_reference, _time_value, fit=True),
+    "speedup": Metric(
+        "speedup (×)", _draw_ratio("speedup"), _ideal_speedup, _ratio_value("speedup"), fit=True
+    ),
+    "efficiency": Metric(
+        "efficiency (%)",
+        _draw_ratio("efficiency"),
+        _ideal_efficiency,
+        _ratio_value("efficiency"),
+    ),
+    "memory": Metric(
+        "peak memory (MB)",
+        _draw_memory,
+        _kernel_memory,
+        _memory_value,
+        available=lambda result: result.memory_sampled,
+    ),
+}
+
+
 def plot(
     result: ParCompareResult,
     metric: str = "speedup",
@@ -105,118 +267,43 @@ def plot(
     matplotlib.axes.Axes
     """
     _check(metric, statistic)
+    view = METRICS[metric]
     if ax is None:
         from matplotlib.figure import Figure
 
         ax = Figure(figsize=(6.4, 4.4), layout="constrained").add_subplot()
-    base_workers = result.baseline.workers
+    options = {"statistic": statistic, "show_first_call": show_first_call}
     lines = result.lines()
     several = len(lines) > 1
     colours = {name: f"C{i}" for i, name in enumerate(lines)}
-    all_xs: set[int] = {base_workers}
-    for name, line in lines.items():
-        configs = [c for c in line if c.timings]
-        xs = [c.workers for c in configs]
-        all_xs.update(xs)
-        colour = colours[name]
+    xs: set[int] = {result.baseline.workers}
+    for name, configs in lines.items():
+        warm = [c for c in configs if c.timings]
+        xs.update(c.workers for c in warm)
         prefix = f"{name}, " if several else ""
-        if metric == "memory":
-            _draw_memory(ax, configs, colour, f"{name}: " if several else "")
-        elif metric == "time":
-            ys = [_stat(c, statistic) for c in configs]
-            errors = None
-            if statistic == "median":
-                errors = [
-                    [c.median - c.quartiles[0] for c in configs],
-                    [c.quartiles[1] - c.median for c in configs],
-                ]
-            ax.errorbar(
-                xs, ys, yerr=errors, fmt="o-", capsize=4, color=colour,
-                label=f"{prefix}warm ({statistic})",
-            )  # fmt: skip
-            if show_first_call:
-                firsts = [
-                    c
-                    for c in line
-                    if not math.isnan(c.first_call) and (c.backend == name or not several)
-                ]
-                ax.plot(
-                    [c.workers for c in firsts],
-                    [c.first_call for c in firsts],
-                    "x",
-                    markersize=9,
-                    color=colour,
-                    label=f"{prefix}first call (workers starting)",
-                )
-        else:
-            # efficiency = speedup scaled by baseline workers / workers, in percent
-            factors = [
-                100.0 * base_workers / c.workers if metric == "efficiency" else 1.0 for c in configs
-            ]
-            ys = [_speedup(result, c, statistic) * f for c, f in zip(configs, factors, strict=True)]
-            errors = None
-            if statistic == "median":
-                bounds = [
-                    (c.speedup_ci[0] * f, c.speedup_ci[1] * f)
-                    for c, f in zip(configs, factors, strict=True)
-                ]
-                errors = [
-                    [max(y - low, 0.0) for y, (low, _) in zip(ys, bounds, strict=True)],
-                    [max(high - y, 0.0) for y, (_, high) in zip(ys, bounds, strict=True)],
-                ]
-            ax.errorbar(
-                xs, ys, yerr=errors, fmt="o-", capsize=4, color=colour,
-                label=f"{prefix}measured ({statistic})",
-            )  # fmt: skip
-    if metric == "memory":
-        if not result.memory_sampled:
-            ax.text(
-                0.5, 0.5, "memory was not sampled (--memory)", ha="center",
-                transform=ax.transAxes,
-            )  # fmt: skip
-        elif not math.isnan(result.kernel_memory):
-            ax.axhline(
-                result.kernel_memory / 1e6, linestyle="--", color="grey", label="kernel before"
-            )
-        ax.set_ylim(bottom=0)
-    elif metric == "speedup":
-        span = sorted(all_xs)
-        ax.plot(span, [w / base_workers for w in span], "--", color="grey", label="ideal")
-    elif metric == "efficiency":
-        ax.axhline(100.0, linestyle="--", color="grey", label="ideal (100 %)")
-
-    if show_fit and metric in ("time", "speedup"):
+        view.draw(ax, result, _Line(name, warm, configs, colours[name], prefix, several), options)
+    view.reference(ax, result, sorted(xs))
+    if show_fit and view.fit:
         for name, scaling in result.scaling_by_backend.items():
             _draw_fit(ax, result, metric, scaling, colours[name], name if several else "")
-    _mark_recommended(ax, result, metric, statistic)
+    _mark_recommended(ax, result, view, statistic)
+    _label_axes(ax, result, view, log_scale)
+    return ax
 
+
+def _label_axes(ax: Axes, result: ParCompareResult, view: Metric, log_scale: bool) -> None:
     ticks = _x_labels(result.configs)
     ax.set_xticks(sorted(ticks), [ticks[w] for w in sorted(ticks)])
     cores = result.environment.get("cores", {}).get("usable")
     caption = f"usable cores on this machine: {cores}" if cores else "usable cores: unknown"
     asked = "n_jobs asked, or cluster workers" if result.clusters else "n_jobs asked"
     ax.set_xlabel(f"workers ({asked})\n{caption}")
-    ax.set_ylabel(_Y_LABELS[metric])
+    ax.set_ylabel(view.label)
     if log_scale:
         ax.set_yscale("log")
     ax.set_title(_short(result.statement), fontsize=10, family="monospace")
     ax.legend(loc="best", fontsize=8)
     ax.grid(True, alpha=0.3)
-    return ax
-
-
-def _draw_memory(ax: Axes, configs: list[ConfigTiming], colour: str, prefix: str) -> None:
-    measured = [c for c in configs if not math.isnan(c.peak_memory)]
-    if not measured:
-        return
-    method = measured[0].memory_method.upper()
-    ax.plot(
-        [c.workers for c in measured],
-        [c.peak_memory / 1e6 for c in measured],
-        "o-",
-        color=colour,
-        label=f"{prefix}kernel + workers, peak Σ {method}",
-    )
 
 
 def _draw_fit(
@@ -238,20 +325,13 @@ def _draw_fit(
     ax.plot(ps, ys, ":", color=colour, label=label)
 
 
-def _mark_recommended(ax: Axes, result: ParCompareResult, metric: str, statistic: str) -> None:
+def _mark_recommended(ax: Axes, result: ParCompareResult, view: Metric, statistic: str) -> None:
     chosen = result.recommended
     if chosen is None:
         return
-    if metric == "memory":
-        if math.isnan(chosen.peak_memory):
-            return
-        y = chosen.peak_memory / 1e6
-    elif metric == "time":
-        y = _stat(chosen, statistic)
-    else:
-        y = _speedup(result, chosen, statistic)
-        if metric == "efficiency":
-            y *= 100.0 * result.baseline.workers / chosen.workers
+    y = view.value(result, chosen, statistic)
+    if y is None:  # nothing to mark on this view (memory not sampled there)
+        return
     ax.plot(
         [chosen.workers],
         [y],

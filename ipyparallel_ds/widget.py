@@ -1,35 +1,41 @@
-"""The interactive speedup chart: an ipywidgets box that redraws from a stored result.
+"""The interactive speedup chart, and the live progress box: the only module that imports
+ipywidgets (on first use, so that importing it stays cheap).
 
-The only module that imports ipywidgets. Changing a control never runs the statement again:
-the chart is redrawn from the :class:`~ipyparallel_ds.result.ParCompareResult` it holds.
+Changing a control never runs the statement again: the chart is redrawn from the
+:class:`~ipyparallel_ds.result.ParCompareResult` it holds.
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-import ipywidgets as widgets
 
 from . import plot as _plot
 
 if TYPE_CHECKING:
+    from .progress import SweepProgress
     from .result import ParCompareResult
 
+__all__ = ["ParCompareWidget", "WidgetProgress", "make_widget"]
 
-class ParCompareWidget(widgets.VBox):
+
+class ParCompareWidget:
     """Chart of a result with controls for metric, statistic, log scale, first calls and the
     fitted scaling model.
 
-    Besides the widget view, its display bundle carries ``image/png`` of the current chart and
-    ``text/plain`` of the table, so the chart still shows where widgets cannot (nbconvert,
-    GitHub's notebook viewer, a notebook opened without a kernel).
+    ``box`` is the ipywidgets ``VBox`` that holds the controls and the chart (put it in your
+    own layout if you like). Besides the widget view, the display bundle carries
+    ``image/png`` of the current chart and ``text/plain`` of the table, so the chart still
+    shows where widgets cannot (nbconvert, GitHub's notebook viewer, a notebook opened
+    without a kernel).
     """
 
     def __init__(self, result: ParCompareResult, metric: str = "speedup", **kwargs: Any) -> None:
+        import ipywidgets as widgets
+
         self.result = result
-        # no memory view when memory was not sampled
-        metrics = [m for m in _plot.METRICS if m != "memory" or result.memory_sampled]
+        metrics = [name for name, view in _plot.METRICS.items() if view.available(result)]
         self.metric = widgets.ToggleButtons(
             options=metrics,
             value=metric,
@@ -55,8 +61,8 @@ class ParCompareWidget(widgets.VBox):
                 widgets.HBox([self.log_scale, self.first_calls, self.fit]),
             ]
         )
-        super().__init__(children=[controls, self.image, self.caption], **kwargs)
-        self.add_class("parcompare-widget")
+        self.box = widgets.VBox(children=[controls, self.image, self.caption], **kwargs)
+        self.box.add_class("parcompare-widget")
         for control in (self.metric, self.statistic, self.log_scale, self.first_calls, self.fit):
             control.observe(self._redraw, names="value")
         self._redraw()
@@ -79,8 +85,12 @@ class ParCompareWidget(widgets.VBox):
             f"{self.statistic.value} of the warm runs"
         )
 
+    def close(self) -> None:
+        """Close the widgets (the view disappears from the notebook)."""
+        self.box.close()
+
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        bundle = self.box._repr_mimebundle_(**kwargs) or {}
         bundle["image/png"] = base64.b64encode(self.image.value).decode("ascii")
         bundle["text/plain"] = self.result.report()
         return bundle
@@ -89,3 +99,42 @@ class ParCompareWidget(widgets.VBox):
 def make_widget(result: ParCompareResult, metric: str = "speedup") -> ParCompareWidget:
     """Build the chart widget for ``result``."""
     return ParCompareWidget(result, metric=metric)
+
+
+class WidgetProgress:
+    """A progress bar with a partial chart that fills in as each point completes.
+
+    ``partial_result(statement, configs)`` builds a result from the points measured so far,
+    for the partial chart.
+    """
+
+    def __init__(
+        self, statement: str, describe: Callable[[SweepProgress], str], partial_result
+    ) -> None:
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        self.statement = statement
+        self.describe = describe
+        self.partial_result = partial_result
+        self.bar = widgets.IntProgress(min=0, max=1, value=0, bar_style="info")
+        self.label = widgets.HTML("starting…")
+        self.chart = widgets.Image(format="png", layout=widgets.Layout(max_width="480px"))
+        self.box = widgets.VBox([widgets.HBox([self.bar, self.label]), self.chart])
+        self.box.add_class("parcompare-progress")
+        self.handle = display(self.box, display_id=True)
+        self._charted = 0
+
+    def __call__(self, event: SweepProgress) -> None:
+        self.bar.max = max(event.calls_total, 1)
+        self.bar.value = min(event.calls_done, self.bar.max)
+        self.label.value = self.describe(event)
+        if len(event.completed) > max(self._charted, 1):
+            self._charted = len(event.completed)
+            partial = self.partial_result(self.statement, event.completed)
+            self.chart.value = _plot.render(partial)
+
+    def finish(self):
+        """Close the bar; returns the display slot for the final table."""
+        self.box.close()
+        return self.handle

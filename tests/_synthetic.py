@@ -20,8 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ipyparallel_ds.engine import build_result
-from ipyparallel_ds.result import ConfigTiming, ParCompareResult
+from ipyparallel_ds.result import ConfigTiming, ParCompareResult, build_result
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 METRICS = ("time", "speedup", "efficiency", "memory")

@@ -21,7 +21,8 @@ import pytest
 from IPython.core.error import UsageError
 from test_parcompare import StateCheck
 
-from ipyparallel_ds import _backends, _options
+from ipyparallel_ds import _options, backends
+from ipyparallel_ds.backends.dask import DaskRunner
 
 KILLER = """\
 def die_on_dask_worker(i):
@@ -312,15 +313,15 @@ def test_dask_ctrl_c_cancels_the_tasks_and_stops_the_cluster(dask_ready, state):
 
 def test_unload_ext_stops_a_cluster_still_open(ip):
     pytest.importorskip("distributed")
-    runner = _backends.DaskRunner(cluster="local")
-    _backends._open.append(runner)
+    runner = DaskRunner(cluster="local")
+    backends._open.append(runner)
     runner.open()
-    runner.prepare(1)
+    runner.make_cold(1)
     address = runner.info["address"]
     assert port_open(address)
     ip.run_line_magic("unload_ext", "ipyparallel_ds")
     ip.run_line_magic("load_ext", "ipyparallel_ds")
-    assert runner.client is None and not _backends._open
+    assert runner.client is None and not backends._open
     assert not port_open(address)
     assert wait_until_gone() == []
 

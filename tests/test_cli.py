@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import TINY_SETUP
 
-from ipyparallel_ds import ParCompareResult, guard
+from ipyparallel_ds import ParCompareResult, check_script
 from ipyparallel_ds.result import ConfigTiming
 
 PARCOMPARE = str(Path(sys.executable).with_name("parcompare"))
@@ -208,7 +208,7 @@ def test_check_script_finds_each_kind_of_parallel_work():
             cross_val_score(serial, X, y, n_jobs=-1)
         """
     )
-    found = {f.line: f.why for f in guard.check_source(source)}
+    found = {f.line: f.why for f in check_script.check_source(source)}
     assert set(found) == {5, 8, 9, 18, 22}, found
     assert "n_jobs" in found[5]
     assert "cross_val_score" in found[8]

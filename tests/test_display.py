@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import math
+
 import nbformat
 import pytest
 from conftest import TINY_SETUP
 from nbclient import NotebookClient
+from test_plot import synthetic
+
+from ipyparallel_ds import display
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 STATEMENT = "cross_val_score(SVC(), X, y, cv=3)"
@@ -100,3 +106,40 @@ def test_quiet_shows_nothing_but_the_returned_result(executed):
     shown = outputs(executed.cells[4])
     assert len(shown) == 1 and shown[0].output_type == "execute_result"
     assert "<table" in shown[0].data["text/html"]
+
+
+# -- static chart and text progress, without a kernel ---------------------------------------
+def test_static_chart_bundle():
+    bundle = display.StaticChart(synthetic())._repr_mimebundle_()
+    assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")
+    assert "speedup once warm" in bundle["text/plain"]
+
+
+def test_text_progress_is_silent_off_a_terminal(capsys):
+    import io
+
+    from ipyparallel_ds.progress import SweepProgress
+
+    stream = io.StringIO()
+    progress = display.TextProgress(stream)
+    progress(SweepProgress(2, "warm-up", 3, 10, 6.0))
+    progress.finish()
+    assert stream.getvalue() == ""
+
+
+def test_text_progress_on_a_terminal():
+    import io
+
+    from ipyparallel_ds.progress import SweepProgress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Tty()
+    progress = display.TextProgress(stream)
+    progress(SweepProgress(2, "timed runs", 4, 10, 8.0))
+    assert "n_jobs=2: timed runs · call 4 of about 10 · about 12 s left" in stream.getvalue()
+    progress.finish()
+    assert stream.getvalue().endswith("\r")
+    assert not math.isnan(SweepProgress(1, "first call", 1, 2, 1.0).remaining)

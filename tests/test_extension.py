@@ -32,7 +32,7 @@ def test_public_names_resolve_lazily():
         "import ipyparallel_ds as p\n"
         "print(p.parcompare.__module__, p.ParCompareResult.__name__, p.ConfigTiming.__name__)"
     )
-    assert out == "ipyparallel_ds.engine ParCompareResult ConfigTiming"
+    assert out == "ipyparallel_ds.api ParCompareResult ConfigTiming"
 
 
 def test_load_ext_registers_line_and_cell_magic(shell):
@@ -64,7 +64,7 @@ def test_load_ext_does_not_import_heavy_modules():
         "ip = InteractiveShell.instance()\n"
         "ip.run_line_magic('load_ext', 'ipyparallel_ds')\n"
         "print([m for m in ('matplotlib', 'ipywidgets', 'sklearn', 'scipy', 'joblib',"
-        " 'ipyparallel_ds.engine')"
+        " 'ipyparallel_ds.api')"
         " if m in sys.modules])\n"
     )
     assert out == "[]"

@@ -7,8 +7,8 @@ import math
 import pytest
 from IPython.core.error import UsageError
 
-from ipyparallel_ds import _options
-from ipyparallel_ds.insight import compare_results, same_result
+from ipyparallel_ds import _validate
+from ipyparallel_ds.same_result import compare_results, same_result
 
 SHARED_ARRAY = (
     "import numpy as np\n"
@@ -111,9 +111,9 @@ def test_same_result_rules():
 
 
 def test_parse_max_memory():
-    assert _options.parse_max_memory("80%") == ("share", 0.8)
-    assert _options.parse_max_memory("4G") == ("bytes", 4 * 1024**3)
-    assert _options.parse_max_memory("500M") == ("bytes", 500 * 1024**2)
+    assert _validate.parse_max_memory("80%") == ("share", 0.8)
+    assert _validate.parse_max_memory("4G") == ("bytes", 4 * 1024**3)
+    assert _validate.parse_max_memory("500M") == ("bytes", 500 * 1024**2)
 
 
 # -- threads ------------------------------------------------------------------------------

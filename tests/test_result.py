@@ -9,13 +9,15 @@ import statistics
 
 import pytest
 
-from ipyparallel_ds.result import (
-    ConfigTiming,
-    ParCompareResult,
-    format_time,
-    stability_warnings,
-    with_speedups,
-)
+from ipyparallel_ds import checks
+from ipyparallel_ds.result import ConfigTiming, ParCompareResult, format_time
+from ipyparallel_ds.stats import with_speedups
+
+
+def stability_warnings(configs):
+    """The warnings the timings alone give (stability, one core)."""
+    found = checks.run(configs, checks.Context(usable=2), checks.TIMING_CHECKS)
+    return [f.text for f in found]
 
 
 def config(n_jobs, workers, runs, first=None, loops=1, paired=()):

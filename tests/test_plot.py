@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import math
-
 import matplotlib
 import pytest
 from matplotlib.figure import Figure
 
-from ipyparallel_ds import _display
-from ipyparallel_ds.engine import build_result
-from ipyparallel_ds.result import ConfigTiming
+from ipyparallel_ds.result import ConfigTiming, build_result
 
 SERIAL = (0.66, 0.64, 0.65, 0.67, 0.65)
 PAIRED = (0.65, 0.66, 0.64, 0.67, 0.65)
@@ -130,72 +125,3 @@ def test_text_chart_bars_and_ideal_marks():
     assert lines[2].count("█") > lines[1].count("█")
     assert all("|" in line for line in lines[1:])
     assert chart in synthetic(minus_one=False).report()
-
-
-def test_widget_controls_redraw_from_the_stored_result(monkeypatch):
-    from ipyparallel_ds import engine
-
-    calls = []
-    monkeypatch.setattr(engine, "run", lambda *a, **k: calls.append(1))
-    box = synthetic().widget()
-    images = {box.image.value}
-    assert box.axes_label.startswith("speedup")
-    box.metric.value = "efficiency"
-    assert box.axes_label.startswith("efficiency") and "efficiency" in box.caption.value
-    images.add(box.image.value)
-    box.metric.value = "time"
-    images.add(box.image.value)
-    box.statistic.value = "best"
-    images.add(box.image.value)
-    box.log_scale.value = True
-    images.add(box.image.value)
-    box.first_calls.value = False
-    images.add(box.image.value)
-    box.fit.value = False
-    images.add(box.image.value)
-    assert len(images) == 7  # every control changed the picture
-    assert calls == []  # and nothing was measured again
-
-
-def test_widget_bundle_carries_png_and_text():
-    box = synthetic().widget()
-    bundle = box._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")
-    assert "first call" in bundle["text/plain"]
-
-
-def test_static_chart_bundle():
-    bundle = _display.StaticChart(synthetic())._repr_mimebundle_()
-    assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")
-    assert "speedup once warm" in bundle["text/plain"]
-
-
-def test_text_progress_is_silent_off_a_terminal(capsys):
-    import io
-
-    from ipyparallel_ds.engine import SweepProgress
-
-    stream = io.StringIO()
-    progress = _display.TextProgress(stream)
-    progress(SweepProgress(2, "warm-up", 3, 10, 6.0))
-    progress.finish()
-    assert stream.getvalue() == ""
-
-
-def test_text_progress_on_a_terminal():
-    import io
-
-    from ipyparallel_ds.engine import SweepProgress
-
-    class Tty(io.StringIO):
-        def isatty(self):
-            return True
-
-    stream = Tty()
-    progress = _display.TextProgress(stream)
-    progress(SweepProgress(2, "timed runs", 4, 10, 8.0))
-    assert "n_jobs=2: timed runs · call 4 of about 10 · about 12 s left" in stream.getvalue()
-    progress.finish()
-    assert stream.getvalue().endswith("\r")
-    assert not math.isnan(SweepProgress(1, "first call", 1, 2, 1.0).remaining)

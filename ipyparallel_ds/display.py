@@ -11,11 +11,15 @@ import base64
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from IPython.display import display
+from ._points import point_name
+from .plot import render
+from .widget import WidgetProgress
 
 if TYPE_CHECKING:
-    from .engine import SweepProgress
+    from .progress import SweepProgress
     from .result import ParCompareResult
+
+__all__ = ["StaticChart", "TextProgress", "describe", "has_kernel", "progress_for", "show"]
 
 
 def has_kernel(shell: Any) -> bool:
@@ -30,8 +34,6 @@ class StaticChart:
         self.result = result
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
-        from .plot import render
-
         return {
             "image/png": base64.b64encode(render(self.result)).decode("ascii"),
             "text/plain": self.result.text_chart(),
@@ -43,6 +45,8 @@ def show(result: ParCompareResult, shell: Any, *, widget: bool = True, handle=No
 
     ``handle`` is the display slot of the progress bar, which the table replaces.
     """
+    from IPython.display import display
+
     if handle is not None:
         handle.update(result)
     else:
@@ -58,47 +62,13 @@ def _eta(event: SweepProgress) -> str:
     return f"about {remaining:.0f} s left" if remaining >= 1 else "under a second left"
 
 
-def _describe(event: SweepProgress) -> str:
-    from .result import point_name
-
+def describe(event: SweepProgress) -> str:
+    """One line for a progress event: the point, the phase, the calls and the time left."""
     where = point_name(event.backend, event.n_jobs, event.n_jobs)
     return (
         f"{where}: {event.phase} · call {event.calls_done} of about "
         f"{event.calls_total} · {_eta(event)}"
     )
-
-
-class WidgetProgress:
-    """A progress bar with a partial chart that fills in as each n_jobs value completes."""
-
-    def __init__(self, statement: str) -> None:
-        import ipywidgets as widgets
-
-        self.statement = statement
-        self.bar = widgets.IntProgress(min=0, max=1, value=0, bar_style="info")
-        self.label = widgets.HTML("starting…")
-        self.chart = widgets.Image(format="png", layout=widgets.Layout(max_width="480px"))
-        self.box = widgets.VBox([widgets.HBox([self.bar, self.label]), self.chart])
-        self.box.add_class("parcompare-progress")
-        self.handle = display(self.box, display_id=True)
-        self._charted = 0
-
-    def __call__(self, event: SweepProgress) -> None:
-        self.bar.max = max(event.calls_total, 1)
-        self.bar.value = min(event.calls_done, self.bar.max)
-        self.label.value = _describe(event)
-        if len(event.completed) > max(self._charted, 1):
-            from .engine import build_result
-            from .plot import render
-
-            self._charted = len(event.completed)
-            partial = build_result(self.statement, event.completed, 0)
-            self.chart.value = render(partial)
-
-    def finish(self):
-        """Close the bar; returns the display slot for the final table."""
-        self.box.close()
-        return self.handle
 
 
 class TextProgress:
@@ -112,7 +82,7 @@ class TextProgress:
     def __call__(self, event: SweepProgress) -> None:
         if not self.enabled:
             return
-        line = _describe(event)
+        line = describe(event)
         self._width = max(self._width, len(line))
         self.stream.write("\r" + line.ljust(self._width))
         self.stream.flush()
@@ -123,6 +93,9 @@ class TextProgress:
             self.stream.flush()
 
 
-def progress_for(shell: Any, statement: str) -> WidgetProgress | TextProgress:
-    """The progress display that suits the frontend."""
-    return WidgetProgress(statement) if has_kernel(shell) else TextProgress()
+def progress_for(shell: Any, statement: str, partial_result) -> WidgetProgress | TextProgress:
+    """The progress display that suits the frontend; ``partial_result(statement, configs)``
+    builds the partial chart's result."""
+    if has_kernel(shell):
+        return WidgetProgress(statement, describe, partial_result)
+    return TextProgress()

@@ -6,9 +6,14 @@ import math
 
 import pytest
 
-from ipyparallel_ds import _options, engine
-from ipyparallel_ds.engine import Plan, default_n_jobs, sweep
-from ipyparallel_ds.result import with_speedups
+from ipyparallel_ds import _options, checks
+from ipyparallel_ds import sweep as sweep_module
+from ipyparallel_ds._events import Interrupted, OverMemoryLimit
+from ipyparallel_ds.plan import Plan, default_n_jobs
+from ipyparallel_ds.statement import prepare
+from ipyparallel_ds.stats import with_speedups
+from ipyparallel_ds.sweep import sweep
+from ipyparallel_ds.timer import StatementTimer
 
 
 class FakeTimer:
@@ -107,7 +112,7 @@ def test_warmup_that_never_settles_is_flagged():
     timer = FakeTimer({1: [1.0], 2: [5.0, 4.0, 3.0, 2.0, 1.5, 1.0, 0.5]})
     data = sweep(Plan((1, 2), 0, 2), timer, workers_of=workers)
     parallel = data.configs[1]
-    assert len(parallel.warmup_calls) == engine.MAX_WARMUP_CALLS
+    assert len(parallel.warmup_calls) == sweep_module.MAX_WARMUP_CALLS
     assert not parallel.warm_settled
 
 
@@ -135,7 +140,8 @@ def test_keyboard_interrupt_keeps_what_was_measured():
     timer = FakeTimer(SEED_LIKE, fail_at=(2, 9, KeyboardInterrupt()))
     data = sweep(Plan((1, 2), 0, 5), timer, workers_of=workers)
     assert data.interrupted_at.n_jobs == 2
-    assert "interrupted while measuring n_jobs=2" in data.notes[0]
+    assert isinstance(data.events[0], Interrupted)
+    assert "interrupted while measuring n_jobs=2" in checks.EVENTS[Interrupted](data.events[0]).text
     _serial, parallel = data.configs
     assert 0 < parallel.repeat < 5
     assert len(parallel.paired_baseline) == parallel.repeat
@@ -221,14 +227,15 @@ def test_progress_reports_phases_calls_and_completed_values():
 
 def test_baseline_gets_runs_of_its_own_when_every_other_point_is_skipped():
     timer = FakeTimer(SEED_LIKE)
-    data = sweep(Plan((1, 2), 0, 3), timer, workers_of=workers, skip=lambda p, w: "too big")
+    too_big = OverMemoryLimit("n_jobs=2", 2e9, "estimated", 1e9, "as given")
+    data = sweep(Plan((1, 2), 0, 3), timer, workers_of=workers, skip=lambda p, w: too_big)
     (serial,) = data.configs
     assert serial.repeat == 3 and serial.median == pytest.approx(0.65, abs=0.02)
-    assert data.notes == ["too big"]
+    assert data.events == [too_big]
 
 
 def test_cluster_deadline_is_ten_serial_calls_and_at_least_a_minute():
-    timer = engine.StatementTimer(engine.prepare("pass"), {})
+    timer = StatementTimer(prepare("pass"), {})
     assert timer.deadline() is None  # no serial call measured yet
     timer.serial_call = 2.0
     assert timer.deadline() == _options.MIN_TIMEOUT == 60.0

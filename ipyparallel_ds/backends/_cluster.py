@@ -1,0 +1,72 @@
+"""What dask and ipyparallel share: sizes, and a deadline and cancellation around calls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from .._events import TasksCancelled
+from ..environment import usable_cores
+from ._deadline import DeadlineExceeded, deadline
+from .base import Runner, resolve_size
+
+__all__ = ["ClusterRunner"]
+
+
+class ClusterRunner(Runner):
+    """Shared by dask and ipyparallel: deadline and cancellation around every call."""
+
+    is_cluster = True
+
+    def __init__(self, cluster: str | None) -> None:
+        super().__init__()
+        self.local = cluster == "local"
+        self.remote = not self.local  # an existing cluster's workers are not our children
+        self.size = 0  # current number of workers
+
+    def sizes(self, values: tuple[int, ...], given: bool) -> list[int]:
+        if self.local:
+            usable = usable_cores()
+            sizes = []
+            for value in values:
+                size = resolve_size(value, usable)
+                if size not in sizes:
+                    sizes.append(size)
+            return sizes
+        available = self.size
+        if not given:
+            return [available]
+        return self._existing_sizes(values, available)
+
+    def _existing_sizes(self, values: tuple[int, ...], available: int) -> list[int]:
+        return [available]
+
+    def workers(self, n_jobs: int) -> int:
+        return n_jobs
+
+    @contextmanager
+    def around_call(self, loops: int, timeout: float | None) -> Iterator[None]:
+        before = self._outstanding()
+        what = f"a run of {loops} call{'s' if loops != 1 else ''} on {self.describe()}"
+        try:
+            with deadline(None if timeout is None else timeout * loops, what):
+                yield
+        except (KeyboardInterrupt, DeadlineExceeded) as exc:
+            cancelled = self._cancel(before)
+            if isinstance(exc, DeadlineExceeded):
+                message = (
+                    f"{cancelled} outstanding task{'s' if cancelled != 1 else ''} "
+                    f"{'were' if cancelled != 1 else 'was'} cancelled"
+                )
+                raise DeadlineExceeded(f"{exc}; {message}") from None
+            self.events.append(TasksCancelled(cancelled, self.describe()))
+            raise
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def _outstanding(self) -> set:
+        return set()
+
+    def _cancel(self, before: set) -> int:
+        return 0

@@ -1,0 +1,208 @@
+"""What really ran: n_jobs that did not reach the code, nested parallelism, threads, backends
+that start a pool per call, and results that differ."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from .._format import format_time
+from .._threads import THREAD_VARIABLES, oversubscribed
+from ..backends import traits
+from ..timing import ConfigTiming
+from ._base import Context, Finding, finding, observed_points, parallel_point
+
+
+def preset_n_jobs(configs: Sequence[ConfigTiming], context: Context) -> Iterator[Finding]:
+    """Objects built before the statement with n_jobs set: the sweep cannot change them."""
+    preset = context.preset
+    if not preset:
+        return
+    named = ", ".join(f"{name} (n_jobs={value})" for name, value in preset.items())
+    observed = observed_points(configs)
+    seen = {tuple(c.effective_n_jobs) for c in observed if c.parallel_calls}
+    fixed = (
+        len(observed) > 1
+        and len(seen) == 1
+        and len(observed) == len([c for c in observed if c.parallel_calls])
+    )
+    yield finding(
+        preset_n_jobs,
+        f"the statement uses {named}, built before it with n_jobs set; %parcompare cannot "
+        "change that, so those calls ran with the same n_jobs at every value. Build the "
+        "object inside the statement, or leave its n_jobs unset.",
+        "n_jobs was fixed on an object built before the statement" if fixed else "",
+        preset=dict(preset),
+        effective_n_jobs_seen=sorted(seen),
+    )
+
+
+def setup_n_jobs(configs: Sequence[ConfigTiming], context: Context) -> Iterator[Finding]:
+    if context.setup_n_jobs_keywords:
+        yield finding(
+            setup_n_jobs,
+            "the setup code sets n_jobs=, which %parcompare does not rewrite (only the timed "
+            "statement's n_jobs= keywords are); objects built there keep that value.",
+            keywords=context.setup_n_jobs_keywords,
+        )
+
+
+def no_parallel_call(configs: Sequence[ConfigTiming], context: Context) -> Iterator[Finding]:
+    """The statement made no joblib parallel call at any value."""
+    observed = observed_points(configs)
+    if not observed or not all(c.parallel_calls == 0 for c in observed):
+        return
+    reason = ""
+    if len(observed) > 1:
+        reason = "the statement made no joblib parallel call"
+        lead = "n_jobs had no effect: the statement made no joblib parallel call, so "
+        lead += "every n_jobs value ran the same serial code and the differences are noise."
+    else:
+        lead = "the statement made no joblib parallel call, so no n_jobs can change it."
+    yield finding(
+        no_parallel_call,
+        f"{lead} Only code that runs through joblib (n_jobs in scikit-learn) can use more cores.",
+        reason,
+        parallel_calls=0,
+    )
+
+
+def ran_sequentially(configs: Sequence[ConfigTiming], context: Context) -> Iterator[Finding]:
+    """Every parallel value ran its joblib calls with one worker."""
+    observed = observed_points(configs)
+    if not observed or all(c.parallel_calls == 0 for c in observed):
+        return
+    parallel = [c for c in observed if c.workers > 1]
+    ignored = [c for c in parallel if c.parallel_calls and set(c.effective_n_jobs) == {1}]
+    if not parallel or len(ignored) != len(parallel):
+        return
+    values = ", ".join(c.name for c in ignored)
+    text = f"at {values} joblib ran the statement's parallel calls sequentially"
+    if any(c.ran_threads for c in ignored):
+        text += (
+            ": the code asks joblib for threads (as RandomForest's fit does) and "
+            "leaves n_jobs unset, and joblib then uses one thread whatever "
+            "parallel_config says. To make it parallel, pass n_jobs to the estimator "
+            "in the statement, e.g. RandomForestClassifier(n_jobs=-1), which "
+            "%parcompare rewrites to each value, or choose the threading backend with "
+            "joblib.parallel_config(backend='threading')."
+        )
+    else:
+        text += ": n_jobs did not reach them (an n_jobs fixed elsewhere wins)."
+    yield finding(
+        ran_sequentially,
+        text,
+        "joblib ran the statement's parallel calls with one worker",
+        effective_n_jobs=[list(c.effective_n_jobs) for c in ignored],
+    )
+
+
+def pool_changed(config: ConfigTiming, context: Context) -> Finding | None:
+    # A backend that starts its workers in every call changes them by design.
+    if (
+        not parallel_point(config)
+        or not config.pool_changed
+        or traits(config.backend).pool_per_call
+    ):
+        return None
+    return finding(
+        pool_changed,
+        f"the worker processes changed during the timed runs at {config.name} "
+        "(a worker exited: idle timeout, memory limit or crash), so some runs paid "
+        "for starting workers again.",
+    )
+
+
+def nested_workers(config: ConfigTiming, context: Context) -> Finding | None:
+    if not parallel_point(config) or not _more_workers_than_asked(config):
+        return None
+    return finding(
+        nested_workers,
+        f"nested parallelism: at {config.name}, {config.workers_used} processes or "
+        f"threads did work for {config.workers} requested workers, more than the "
+        f"{config.workers} cores asked for. Set n_jobs on one level only.",
+        workers_used=config.workers_used,
+        workers=config.workers,
+    )
+
+
+def _more_workers_than_asked(config: ConfigTiming) -> bool:
+    return config.workers_used is not None and config.workers_used > config.workers
+
+
+def nested_n_jobs(configs: Sequence[ConfigTiming], context: Context) -> Iterator[Finding]:
+    """n_jobs set on a call inside another call that sets it (unless already seen)."""
+    seen = any(parallel_point(c) and _more_workers_than_asked(c) for c in configs)
+    if context.nested_n_jobs and not seen:
+        yield finding(
+            nested_n_jobs,
+            "nested parallelism: the statement sets n_jobs on a call inside another call "
+            "that sets it, so each value k can run up to k x k workers at once (each "
+            "rewritten to k). Set n_jobs on one level only.",
+        )
+
+
+# -- threads ---------------------------------------------------------------------------------
+def oversubscription(config: ConfigTiming, context: Context) -> Finding | None:
+    """More threads could run at once than there are usable cores, with the causes."""
+    usable = context.usable
+    if not oversubscribed(config, usable):
+        return None
+    user_set = [
+        f"{name}={context.environ[name]}" for name in THREAD_VARIABLES if name in context.environ
+    ]
+    causes = []
+    if user_set and context.inner_threads is None:
+        causes.append(f"you set {', '.join(user_set)}, which overrides joblib's limit")
+    if config.ran_threads:
+        causes.append("the threading backend does not limit BLAS/OpenMP threads")
+    if context.nested_n_jobs or (config.workers_used or 0) > config.workers:
+        causes.append("n_jobs is nested, so workers start workers of their own")
+    if config.workers > usable:
+        causes.append(f"{config.workers} workers were asked for on {usable} usable cores")
+    if config.worker_threads and config.worker_threads > 1 and not causes:
+        causes.append(f"each worker runs {config.worker_threads} BLAS/OpenMP threads")
+    fix = (
+        "start the cluster's workers with OMP_NUM_THREADS=1 (--inner-threads limits only "
+        "the kernel there)"
+        if config.on_cluster
+        else "try --inner-threads 1 (or auto)"
+    )
+    return finding(
+        oversubscription,
+        f"oversubscription at {config.name}: up to {config.total_threads} threads could run "
+        f"at once on {usable} usable cores ({'; '.join(causes) or 'cause unknown'}). Too "
+        f"many threads slow each other down; {fix}.",
+        total_threads=config.total_threads,
+        usable=usable,
+    )
+
+
+# -- backends --------------------------------------------------------------------------------
+def pool_per_call(config: ConfigTiming, context: Context) -> Finding | None:
+    """A process backend that starts its pool in every call pays that in warm calls too."""
+    runner = traits(config.backend)
+    if not (runner.pool_per_call and not runner.uses_threads) or config.workers <= 1:
+        return None
+    if not config.timings:
+        return None
+    return finding(
+        pool_per_call,
+        f"the {config.backend} backend starts a new pool of worker processes on every "
+        f"call, so at {config.name} the warm calls ({format_time(config.median)}) pay that "
+        f"start-up as well, not only the first call ({format_time(config.first_call)}).",
+        warm=config.median,
+        first_call=config.first_call,
+    )
+
+
+# -- results ---------------------------------------------------------------------------------
+def different_result(configs: Sequence[ConfigTiming], context: Context) -> Iterator[Finding]:
+    if context.differing:
+        yield finding(
+            different_result,
+            f"the statement returned a different result at {', '.join(context.differing)} "
+            f"than at {context.baseline_name}. Usually something random is not seeded (set "
+            "random_state=0), so results change from run to run; otherwise the parallel "
+            "code does not compute the same thing.",
+            differing=list(context.differing),
+        )

@@ -1,0 +1,185 @@
+"""The timings and observations of one point (a backend and n_jobs), with their statistics.
+
+Frozen data: the sweep fills the timings, the observer what really ran; everything else is
+derived from those fields.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ._points import point_name
+from .backends import traits
+from .stats import median, quantile
+
+__all__ = ["SEQUENTIAL_FALLBACK", "ConfigTiming"]
+
+# How ``backend_used`` starts when joblib ran every call with one worker.
+SEQUENTIAL_FALLBACK = "sequential"
+
+
+@dataclass(frozen=True)
+class ConfigTiming:
+    """Timings of the statement at one point: a backend and n_jobs (for dask and ipyparallel,
+    the number of cluster workers).
+
+    ``backend`` is the joblib backend the point ran under (``"sequential"`` for the serial
+    baseline shared by several backends); ``backend_used`` is what the timed runs were seen
+    to use. ``cluster_startup`` is how long the cluster took to start its workers for this
+    point (NaN for local backends); like the first call, it is never part of warm figures.
+
+    ``all_runs`` holds the total time of each timed run of ``loops`` loops, as in IPython's
+    ``TimeitResult``; the statistics are per loop. ``first_call`` is one call on a freshly
+    started worker pool and is never part of the warm statistics. ``paired_baseline`` holds
+    the per-loop times of the baseline runs interleaved with this config's runs (empty when
+    the runs were not interleaved); ``speedup`` is computed from them.
+    """
+
+    n_jobs: int
+    workers: int
+    first_call: float
+    loops: int
+    all_runs: tuple[float, ...]
+    warmup_calls: tuple[float, ...] = ()
+    warm_settled: bool = True
+    paired_baseline: tuple[float, ...] = ()
+    speedup: float = math.nan
+    speedup_ci: tuple[float, float] = (math.nan, math.nan)
+    efficiency: float = math.nan
+    backend: str = ""
+    cluster_startup: float = math.nan
+    # What really ran during the timed runs (empty/None when it was not observed).
+    backend_used: str = ""
+    workers_used: int | None = None
+    parallel_calls: int | None = None
+    cpu_time: float = math.nan
+    effective_n_jobs: tuple[int, ...] = ()
+    nested_calls: int = 0
+    pool_changed: bool = False
+    # Memory over the timed runs (NaN when not sampled), in bytes, by ``memory_method``.
+    peak_memory: float = math.nan
+    memory_increase: float = math.nan
+    memory_method: str = ""
+    memory_per_worker: float = math.nan
+    idle_worker_memory: float = math.nan
+    rss_total: float = math.nan
+    # BLAS/OpenMP threads: per pool in the kernel and in a worker, and how many could run at
+    # once (workers x inner threads x nested n_jobs); None when not observed.
+    thread_pools: dict[str, list] = field(default_factory=dict)
+    kernel_threads: int | None = None
+    worker_threads: int | None = None
+    total_threads: int | None = None
+
+    @property
+    def cpu_utilisation(self) -> float:
+        """CPU time of the kernel and its workers over wall time x workers (1.0 = all busy)."""
+        wall = math.fsum(self.all_runs)
+        return self.cpu_time / (wall * self.workers) if wall > 0 else math.nan
+
+    @property
+    def repeat(self) -> int:
+        """Number of timed runs."""
+        return len(self.all_runs)
+
+    @property
+    def timings(self) -> tuple[float, ...]:
+        """Seconds per loop of each timed run."""
+        return tuple(run / self.loops for run in self.all_runs)
+
+    # Statistics are NaN when a sweep was interrupted before any timed run of this value.
+    @property
+    def best(self) -> float:
+        return min(self.timings, default=math.nan)
+
+    @property
+    def worst(self) -> float:
+        return max(self.timings, default=math.nan)
+
+    @property
+    def average(self) -> float:
+        return math.fsum(self.timings) / len(self.timings) if self.timings else math.nan
+
+    @property
+    def stdev(self) -> float:
+        """Population standard deviation of the per-loop times, as ``TimeitResult.stdev``."""
+        if not self.timings:
+            return math.nan
+        mean = self.average
+        return math.sqrt(math.fsum((t - mean) ** 2 for t in self.timings) / len(self.timings))
+
+    @property
+    def median(self) -> float:
+        return median(self.timings)
+
+    @property
+    def quartiles(self) -> tuple[float, float]:
+        """First and third quartiles of the per-loop times."""
+        ordered = sorted(self.timings)
+        return (quantile(ordered, 0.25), quantile(ordered, 0.75))
+
+    @property
+    def iqr(self) -> float:
+        """Interquartile range of the per-loop times."""
+        low, high = self.quartiles
+        return high - low
+
+    @property
+    def startup_cost(self) -> float:
+        """How much longer the first call took than a warm call (median)."""
+        return self.first_call - self.median
+
+    @property
+    def on_cluster(self) -> bool:
+        """Whether the point ran on a cluster (its size is the number of cluster workers)."""
+        return traits(self.backend).is_cluster
+
+    @property
+    def backends_used(self) -> tuple[str, ...]:
+        """The joblib backends the timed runs were seen to use (from ``backend_used``)."""
+        text = self.backend_used
+        if text.startswith(SEQUENTIAL_FALLBACK + " ("):
+            text = text[len(SEQUENTIAL_FALLBACK) + 2 : -1]
+        return tuple(n for n in text.split(", ") if n and n != "none")
+
+    @property
+    def ran_sequentially(self) -> bool:
+        """Whether joblib ran every parallel call with one worker (its sequential fallback)."""
+        return self.backend_used.startswith(SEQUENTIAL_FALLBACK)
+
+    @property
+    def ran_threads(self) -> bool:
+        """Whether a backend whose workers are threads of the kernel ran."""
+        return any(traits(name).uses_threads for name in self.backends_used)
+
+    @property
+    def name(self) -> str:
+        """How the point is named in sentences (see :func:`point_name`)."""
+        return point_name(self.backend, self.n_jobs, self.workers)
+
+    @property
+    def label(self) -> str:
+        """n_jobs as asked, with the effective worker count when they differ: ``-1 (2)``."""
+        return (
+            str(self.n_jobs) if self.n_jobs == self.workers else f"{self.n_jobs} ({self.workers})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Raw fields and derived statistics as plain Python values."""
+        data = asdict(self)
+        data["speedup_ci"] = list(self.speedup_ci)
+        for name in ("all_runs", "warmup_calls", "paired_baseline", "effective_n_jobs"):
+            data[name] = list(data[name])
+        data.update(
+            cpu_utilisation=self.cpu_utilisation,
+            repeat=self.repeat,
+            timings=list(self.timings),
+            best=self.best,
+            worst=self.worst,
+            average=self.average,
+            stdev=self.stdev,
+            median=self.median,
+            iqr=self.iqr,
+        )
+        return data

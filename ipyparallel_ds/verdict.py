@@ -1,0 +1,200 @@
+"""The verdict and the summary: a learner's sentences, every one computed from the result's
+numbers. The result is read through its public attributes only."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from ._format import format_bytes, format_time
+from ._threads import oversubscribed
+
+if TYPE_CHECKING:
+    from .result import ParCompareResult
+    from .timing import ConfigTiming
+
+__all__ = ["summary", "verdict"]
+
+
+def summary(result: ParCompareResult) -> str:
+    """One plain sentence for a learner, computed from the measured numbers."""
+    p = result.precision
+    base = result.baseline
+    others = [c for c in result.configs if c is not base]
+    if not base.timings or (others and all(math.isnan(c.speedup) for c in others)):
+        firsts = ", ".join(f"{c.name} {format_time(c.first_call, p)}" for c in result.configs)
+        return f"Stopped before warm runs could be compared; first calls took: {firsts}."
+    others = [c for c in others if not math.isnan(c.speedup)]
+    if not others:
+        return (
+            f"Only {base.name} was measured ({format_time(base.median, p)} per call), "
+            "so there is nothing to compare it with; pass more values with -j."
+        )
+    best = max(others, key=lambda c: c.speedup)
+    return " ".join(filter(None, [_speed_sentence(result, best), _startup_sentence(result, best)]))
+
+
+def _shown_interval(config: ConfigTiming) -> tuple[float, float]:
+    """The speedup interval as printed (two decimals), so that the words never contradict the
+    numbers next to them: an interval shown as [0.97, 1.00] is not called "slower"."""
+    low, high = config.speedup_ci
+    return round(low, 2), round(high, 2)
+
+
+def verdict(result: ParCompareResult) -> str:
+    """Speed, start-up and recommendation, each sentence computed from the measurement."""
+    if len(result.configs) < 2:
+        return summary(result)
+    if result.no_effect:
+        return (
+            f"n_jobs had no effect on this statement: {result.no_effect}, so the differences "
+            "between the values are measurement noise; the warnings say how to change that."
+        )
+    base = result.baseline
+    target = result.parallel_choice()
+    if target is None or math.isnan(target.speedup):
+        return summary(result)
+    sentences = [
+        _speed_sentence(result, target),
+        _startup_sentence(result, target, payback=True),
+    ]
+    ranking = _backend_ranking(result)
+    if ranking:
+        sentences.insert(0, ranking)
+    memory = _memory_sentence(result, target)
+    if memory:
+        sentences.append(memory)
+    if oversubscribed(target, result.environment.get("cores", {}).get("usable")):
+        sentences.append(
+            f"At {target.name} up to {target.total_threads} threads could run at once "
+            "on fewer cores (oversubscription), which slows every one of them; see the warning."
+        )
+    elif result.inner_threads is not None:
+        sentences.append(
+            f"The baseline and every worker ran with {result.inner_threads} BLAS/OpenMP "
+            f"thread{'s' if result.inner_threads != 1 else ''} (--inner-threads)."
+        )
+    recommended = result.recommended
+    if recommended is not None:
+        why = (
+            "the fewest workers within 5 % of the fastest"
+            if recommended.workers > base.workers
+            else f"no parallel value was more than 5 % faster than {base.name}"
+        )
+        text = f"Recommended: {recommended.name} ({why})"
+        if recommended.workers > base.workers and not _shown_interval(recommended)[0] > 1.0:
+            text += (
+                ", though its advantage is within the noise of this measurement (more runs "
+                "with -r would settle it)"
+            )
+        scaling = result.scaling
+        # Only where the measurement shows a speedup the model explains: a slowdown is
+        # overhead, which two points cannot tell apart from a serial fraction.
+        credible = (
+            scaling is not None
+            and scaling.explains_data
+            and _shown_interval(target)[0] > 1.0
+            and scaling.serial_fraction >= 0.005
+        )
+        if credible:
+            limit = scaling.max_speedup
+            source = "two worker counts" if len(scaling.points) == 2 else "the fit"
+            shown = f"{limit:.1f}" if limit < 10 else f"{limit:.0f}"
+            text += (
+                f"; the serial fraction measured from {source} ({scaling.serial_fraction:.2f}, "
+                f"Amdahl's law) would limit any number of cores to {shown}×"
+            )
+        sentences.append(text + ".")
+    return " ".join(sentences)
+
+
+def _backend_ranking(result: ParCompareResult) -> str:
+    """With several backends: each one's best speedup, fastest first."""
+    best = {}
+    for name, line in result.lines().items():
+        measured = [c for c in line if c.backend == name and not math.isnan(c.speedup)]
+        if measured:
+            best[name] = max(measured, key=lambda c: c.speedup)
+    if len(best) < 2:
+        return ""
+    ranked = sorted(best.values(), key=lambda c: -c.speedup)
+    parts = [
+        f"{c.backend} {c.speedup:.2f}× (at {c.workers} worker{'s' if c.workers != 1 else ''})"
+        for c in ranked
+    ]
+    return f"Best speedup per backend, fastest first: {', '.join(parts)}."
+
+
+def _memory_sentence(result: ParCompareResult, config: ConfigTiming) -> str:
+    """Said when memory grew by more than the kernel's own size: each worker is a process."""
+    kernel = result.kernel_memory
+    if math.isnan(config.memory_increase) or math.isnan(kernel):
+        return ""
+    if config.memory_increase <= kernel:
+        return ""
+    return (
+        f"With its {config.workers} workers the kernel and its workers peaked at "
+        f"{format_bytes(config.peak_memory)}, {format_bytes(config.memory_increase)} more than "
+        f"the kernel's own {format_bytes(kernel)}: every worker is a separate Python process "
+        "with its own copy of what it needs."
+    )
+
+
+def _startup_sentence(result: ParCompareResult, config: ConfigTiming, payback: bool = False) -> str:
+    """The first call's start-up cost and, with ``payback``, when it is paid back."""
+    p = result.precision
+    startup = config.startup_cost
+    cluster = ""
+    if not math.isnan(config.cluster_startup):
+        cluster = (
+            f"Starting the cluster's {config.workers} worker"
+            f"{'s' if config.workers != 1 else ''} took "
+            f"{format_time(config.cluster_startup, p)}, apart from any call. "
+        )
+    if not startup > 0:
+        return (
+            f"Its first call ({format_time(config.first_call, p)}) was no slower than a warm one."
+            + (f" {cluster.strip()}" if cluster else "")
+        )
+    if cluster:
+        why = "on the fresh workers"
+    elif config.ran_threads:  # threads: nothing to start but the pool
+        why = "(thread pool starting, first-call overheads)"
+    else:
+        why = "while the workers started"
+    text = cluster + (
+        f"Its first call took {format_time(config.first_call, p)} {why}, "
+        f"{format_time(startup, p)} more than a warm call"
+    )
+    if payback:
+        calls = result.break_even_calls
+        if calls is None:
+            text += ", and it never pays that back, since its warm calls are no faster"
+        elif not _shown_interval(config)[0] > 1.0:
+            text += (
+                f", which would take {calls} call{'s' if calls != 1 else ''} to pay back, but "
+                "its warm calls are not measurably faster, so it may never pay back"
+            )
+        else:
+            text += f", and it pays that back after {calls} call{'s' if calls != 1 else ''}"
+    return text + "."
+
+
+def _speed_sentence(result: ParCompareResult, config: ConfigTiming) -> str:
+    base = result.baseline
+    low, high = _shown_interval(config)
+    name, reference = config.name, base.name
+    if low > 1.0:
+        return (
+            f"Once its workers run, {name} is {config.speedup:.2f}× as fast as {reference} "
+            f"({config.efficiency * 100:.0f} % efficiency)."
+        )
+    if high < 1.0:
+        return (
+            f"{name} is slower than {reference} even with its workers running "
+            f"({config.speedup:.2f}× the speed): here parallel work costs more than it saves."
+        )
+    return (
+        f"{name} is not measurably faster than {reference} "
+        f"({config.speedup:.2f}×, 95 % interval {low:.2f}-{high:.2f})."
+    )

@@ -1,0 +1,142 @@
+"""What really ran, on real tiny workloads: each warning of the checks."""
+
+from __future__ import annotations
+
+
+# -- what really ran, on real tiny workloads ---------------------------------------------
+def run(ip, stmt, n_jobs="1,2", setup=None):
+    options = f"-o -q -j {n_jobs} -n1 -r2"
+    if setup:
+        return ip.run_cell_magic("parcompare", f"{options} {setup}", stmt + "\n")
+    return ip.run_line_magic("parcompare", f"{options} {stmt}")
+
+
+def test_cross_val_score_uses_two_workers(tiny):
+    r = run(tiny, "cross_val_score(SVC(), X, y, cv=4)")
+    serial, parallel = r.configs
+    assert parallel.workers_used == 2 and parallel.backend_used == "loky"
+    assert parallel.parallel_calls == 1 and parallel.effective_n_jobs == (2,)
+    assert serial.backend_used.startswith("sequential") and serial.workers_used == 1
+    assert parallel.cpu_time > 0 and parallel.cpu_utilisation > 0
+    assert not r.no_effect
+    assert "2 loky" in r.table()
+
+
+def test_no_joblib_call_means_no_effect(tiny):
+    r = run(tiny, "SVC().fit(X, y)")
+    assert all(c.parallel_calls == 0 for c in r.configs)
+    assert r.no_effect and "no joblib parallel call" in r.no_effect
+    assert any("n_jobs had no effect" in w for w in r.warnings)
+    assert r.verdict.startswith("n_jobs had no effect")
+
+
+def test_random_forest_with_n_jobs_unset_runs_sequentially(tiny):
+    tiny.run_cell("from sklearn.ensemble import RandomForestClassifier").raise_error()
+    r = run(tiny, "RandomForestClassifier(n_estimators=10, random_state=0).fit(X, y)")
+    parallel = r.configs[1]
+    assert parallel.effective_n_jobs == (1,) and "threading" in parallel.backend_used
+    warning = next(w for w in r.warnings if "sequentially" in w)
+    assert "RandomForestClassifier(n_jobs=-1)" in warning  # how to make it parallel
+    assert r.no_effect
+
+
+def test_random_forest_with_literal_n_jobs_is_rewritten_and_runs_threads(tiny):
+    tiny.run_cell("from sklearn.ensemble import RandomForestClassifier").raise_error()
+    r = run(tiny, "RandomForestClassifier(n_estimators=20, n_jobs=-1).fit(X, y)")
+    parallel = r.configs[1]
+    assert r.n_jobs_keywords_rewritten == 1
+    assert parallel.effective_n_jobs == (2,) and parallel.backend_used == "threading"
+    assert not r.no_effect
+
+
+def test_object_built_before_the_statement_is_reported(tiny):
+    tiny.run_cell(
+        "from sklearn.ensemble import RandomForestClassifier\n"
+        "model = RandomForestClassifier(n_estimators=10, n_jobs=2)"
+    ).raise_error()
+    r = run(tiny, "model.fit(X, y)")
+    assert any("model (n_jobs=2)" in w and "built before" in w for w in r.warnings)
+    assert r.no_effect and "built before" in r.no_effect
+
+
+def test_setup_n_jobs_is_reported(tiny):
+    r = run(
+        tiny,
+        "search.fit(X, y)",
+        setup="from sklearn.model_selection import GridSearchCV; "
+        "search = GridSearchCV(SVC(), {'C': [1, 2]}, cv=2, n_jobs=2)",
+    )
+    assert any("the setup code sets n_jobs=" in w for w in r.warnings)
+
+
+def test_nested_parallelism_is_reported(tiny):
+    tiny.run_cell("from sklearn.ensemble import RandomForestClassifier").raise_error()
+    r = run(
+        tiny,
+        "cross_val_score(RandomForestClassifier(n_estimators=20, n_jobs=2), X, y, cv=2, n_jobs=2)",
+    )
+    assert any(w.startswith("nested parallelism") for w in r.warnings)
+
+
+def test_pool_changed_during_timed_runs_is_reported(tiny):
+    tiny.run_cell(
+        "from joblib import Parallel, delayed\n"
+        "from ipyparallel_ds import _pools\n"
+        "calls = [0]\n"
+        "def restart_pool_sometimes():\n"
+        "    calls[0] += 1\n"
+        "    if Parallel().n_jobs == 2 and calls[0] % 2 == 0:\n"
+        "        _pools.shutdown_pool()\n"
+        "    return Parallel()(delayed(sum)(range(100)) for _ in range(4))\n"
+    ).raise_error()
+    r = tiny.run_line_magic("parcompare", "-o -q -j 1,2 -n1 -r4 restart_pool_sometimes()")
+    assert r.configs[1].pool_changed
+    assert any("worker processes changed" in w for w in r.warnings)
+
+
+def test_other_subprocesses_are_not_counted_as_workers(tiny):
+    """A busy child process that is not a pool worker (here a helper started before the
+    statement) must not count as a worker, nor make the run look nested."""
+    tiny.run_cell(
+        "import subprocess, sys\n"
+        "helper = subprocess.Popen([sys.executable, '-c', "
+        "'import time\\nwhile True:\\n    sum(range(200_000)); time.sleep(0.005)'])\n"
+    ).raise_error()
+    try:
+        r = run(tiny, "cross_val_score(SVC(), X, y, cv=4)")
+    finally:
+        tiny.user_ns["helper"].kill()
+        tiny.user_ns["helper"].wait()
+    assert r.configs[1].workers_used == 2
+    assert not any(w.startswith("nested parallelism") for w in r.warnings)
+
+
+# -- findings are data first -----------------------------------------------------------------
+def test_findings_carry_the_numbers_behind_their_sentences():
+    from _synthetic import memory_and_warnings_sweep
+
+    from ipyparallel_ds import checks
+
+    result = memory_and_warnings_sweep()
+    found = checks.run(result.configs, checks.Context(usable=2), checks.TIMING_CHECKS)
+    assert [f.text for f in found] == result.warnings[1:]  # after the sweep's own note
+    unstable = next(f for f in found if f.check == "unstable_runs")
+    assert f"{unstable.numbers['spread'] * 100:.0f} %" in unstable.text
+
+
+def test_every_event_kind_has_its_sentence():
+    from ipyparallel_ds import _events, checks
+
+    samples = {
+        _events.OverMemoryLimit("n_jobs=2", 2e9, "estimated", 1e9, "as given"): "2 GB",
+        _events.BackendFailed("dask", "dask with 2 workers", "PicklingError", "no"): "pickl",
+        _events.Interrupted("n_jobs=2", 1): "1 timed run done",
+        _events.WorkerDied("n_jobs=2", (-9,)): "SIGKILL (-9)",
+        _events.MeasuredAtItsSize("tcp://127.0.0.1:8786", 2, (1, 2)): "asked: 1, 2",
+        _events.SizesTooLarge(2, (4,)): "size 4 could",
+        _events.TasksCancelled(3, "a local dask cluster"): "3 outstanding tasks were",
+    }
+    kinds = {getattr(_events, name) for name in _events.__all__ if name != "Event"}
+    assert {type(event) for event in samples} == set(checks.EVENTS) == kinds
+    for event, words in samples.items():
+        assert words in checks.EVENTS[type(event)](event).text

@@ -1,0 +1,63 @@
+"""The verdict on synthetic timings: only measured things, in words that match the numbers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from test_scaling import amdahl, timing
+
+from ipyparallel_ds.result import build_result
+
+
+def test_verdict_states_only_measured_things():
+    law = amdahl(0.04, 0.0)
+    configs = [timing(1, law(1)), timing(2, law(2), first=law(2) + 2.0)]
+    result = build_result("f()", configs, 0, environment={"cores": {"usable": 2}})
+    text = result.verdict
+    speedup = result.configs[1].speedup
+    assert f"{speedup:.2f}× as fast" in text
+    calls = result.break_even_calls
+    assert calls == math.ceil(2.0 / (law(1) - law(2))) and f"after {calls} calls" in text
+    assert "Recommended: n_jobs=2" in text
+    assert "0.04" in text and "25×" in text
+    assert text in result.report()
+
+
+def test_verdict_when_parallel_is_slower_claims_no_serial_fraction():
+    configs = [timing(1, 0.01), timing(2, 0.05, first=2.0)]
+    result = build_result("f()", configs, 0, environment={"cores": {"usable": 2}})
+    assert "slower" in result.verdict
+    assert "serial fraction" not in result.verdict
+    assert not result.scaling.explains_data
+    ax = result.plot("speedup")  # nor does the chart draw a model that misses the data
+    assert not any(line.get_label().startswith("fitted") for line in ax.lines)
+    assert "Recommended: n_jobs=1" in result.verdict
+    assert result.break_even_calls is None
+
+
+def test_chart_shows_fit_and_recommendation():
+    law = amdahl(0.1, 0.01)
+    configs = [timing(p, law(p)) for p in (1, 2, 4)]
+    result = build_result("f()", configs, 0, environment={"cores": {"usable": 4}})
+    ax = result.plot("speedup")
+    fitted = next(line for line in ax.lines if line.get_label().startswith("fitted"))
+    assert max(fitted.get_xdata()) == pytest.approx(8)  # to twice the largest measured count
+    star = next(line for line in ax.lines if line.get_label().startswith("recommended"))
+    assert list(star.get_xdata()) == [result.recommended.workers]
+    plain = result.plot("speedup", show_fit=False)
+    assert not any(line.get_label().startswith("fitted") for line in plain.lines)
+    assert not any(
+        line.get_label().startswith("fitted") for line in result.plot("efficiency").lines
+    )
+
+
+def test_recommending_a_value_within_the_noise_says_so():
+    configs = [
+        timing(1, 1.0, spread=(0.8, 1.0, 1.2)),
+        timing(2, 0.9, spread=(0.7, 1.0, 1.3), first=2.0),
+    ]
+    result = build_result("f()", configs, 0, environment={"cores": {"usable": 2}})
+    assert result.recommended_n_jobs == 2
+    assert "not measurably faster" in result.verdict
+    assert "within the noise" in result.verdict
