@@ -22,6 +22,7 @@ from ._format import format_bytes
 from ._memory import PeakSampler, ProcessTree, available_memory
 from ._points import Point, point_name
 from .backends import backend_name, traits
+from .timing import SEQUENTIAL_FALLBACK
 
 # A process or thread did work in a run if it used at least this much CPU: 5 ms, or 2 % of
 # the run's wall time, whichever is more (idle workers and helper threads use far less).
@@ -279,7 +280,7 @@ class Observer:
         threads = any(traits(name).uses_threads for name in value.backends)
         backend = ", ".join(value.backends) if value.calls else "none"
         if value.calls and value.effective_n_jobs == [1]:
-            backend = f"sequential ({backend})"  # joblib's one-worker fallback
+            backend = f"{SEQUENTIAL_FALLBACK} ({backend})"  # joblib's one-worker fallback
         used = value.workers_used(threads) if config.workers > 1 else 1
         return replace(
             config,

@@ -68,3 +68,18 @@ def test_load_ext_does_not_import_heavy_modules():
         " if m in sys.modules])\n"
     )
     assert out == "[]"
+
+
+def test_importing_every_module_imports_no_heavy_package():
+    """Heavy packages are imported inside functions, on first use: the modules themselves can
+    all be imported without them (so the layers can import each other at the top)."""
+    out = python(
+        "import sys, pkgutil, importlib, ipyparallel_ds\n"
+        "for m in pkgutil.walk_packages(ipyparallel_ds.__path__, 'ipyparallel_ds.'):\n"
+        "    if m.name != 'ipyparallel_ds.__main__':\n"
+        "        importlib.import_module(m.name)\n"
+        "heavy = ('matplotlib', 'ipywidgets', 'sklearn', 'scipy', 'joblib', 'numpy', 'psutil',"
+        " 'distributed', 'ipyparallel', 'pandas', 'threadpoolctl')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    assert out == "[]"
