@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import _options, _pools, _validate, backends, checks
+from ._events import Interrupted
 from ._memory import MAX_INTERVAL, ProcessTree, sampling_interval
 from ._observe import Observer, memory_limit
 from ._points import Point
@@ -23,11 +24,31 @@ from .plan import Plan, plan_points
 from .progress import SweepProgress
 from .result import ParCompareResult, build_result, partial_result
 from .same_result import compare_results
-from .statement import PreparedStatement, prepare, preset_n_jobs
+from .statement import PreparedStatement, compile_plain, prepare, preset_n_jobs
 from .sweep import SweepData, sweep
 from .timer import StatementTimer
 
-__all__ = ["Invocation", "parcompare", "parse_invocation", "partial_result", "run"]
+__all__ = [
+    "Invocation",
+    "SweepInterrupted",
+    "parcompare",
+    "parse_invocation",
+    "partial_result",
+    "run",
+]
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a sweep after something was measured; ``result`` holds what was.
+
+    :func:`run` raises it when asked to (the magic does, so that the cell stops as after any
+    Ctrl-C, once the partial table is shown); after it, ``sys.last_value.result`` is the
+    partial result in IPython.
+    """
+
+    def __init__(self, result: ParCompareResult) -> None:
+        super().__init__("%parcompare was interrupted; the partial result is in .result")
+        self.result = result
 
 
 @dataclass(frozen=True)
@@ -55,23 +76,30 @@ def run(
     plan: Plan,
     namespace: dict[str, Any],
     *,
-    compiler: Callable[..., Any] = compile,
+    compiler: Callable[..., Any] = compile_plain,
     precision: int = _options.DEFAULT_PRECISION,
     progress: Callable[[SweepProgress], None] | None = None,
+    raise_interrupt: bool = False,
 ) -> ParCompareResult:
     """Run a sweep of a prepared statement and build its result.
 
     joblib's configuration is only changed inside context managers; no worker pool is left
-    running that was not running before, and every cluster started here is stopped.
+    running that was not running before, and every cluster started here is stopped. After
+    Ctrl-C the partial result is returned, or, with ``raise_interrupt``, raised as
+    :class:`SweepInterrupted` once all of that is done.
     """
     with (
         _pools.restoring_pool_state(),
         backends.opened(backends.make_runners(plan)) as runners,
     ):
-        return _run(prepared, plan, namespace, runners, compiler, precision, progress)
+        result, stopped = _run(prepared, plan, namespace, runners, compiler, precision, progress)
+    if stopped and raise_interrupt:
+        raise SweepInterrupted(result)
+    return result
 
 
-def _run(prepared, plan, namespace, runners, compiler, precision, progress) -> ParCompareResult:
+def _run(prepared, plan, namespace, runners, compiler, precision, progress):
+    """The sweep and its result, and whether Ctrl-C stopped it."""
     by_name: dict[str, backends.Runner] = {r.name: r for r in runners}
     if plan.shared_baseline:
         by_name[backends.SERIAL] = backends.traits(backends.SERIAL)()
@@ -118,6 +146,7 @@ def _run(prepared, plan, namespace, runners, compiler, precision, progress) -> P
         for c in data.configs
     ]
     results_equal, context = _context(prepared, namespace, data, configs, runners, timer)
+    stopped = any(isinstance(event, Interrupted) for event in data.events)
     return build_result(
         prepared.statement,
         configs,
@@ -133,7 +162,7 @@ def _run(prepared, plan, namespace, runners, compiler, precision, progress) -> P
         precision=precision,
         clusters=[dict(r.info) for r in runners if r.is_cluster and r.info],
         context=context,
-    )
+    ), stopped
 
 
 def _context(prepared, namespace, data: SweepData, configs, runners, timer):

@@ -14,6 +14,7 @@ from IPython.core.magic import (
     Magics,
     line_cell_magic,
     magics_class,
+    needs_local_scope,
     no_var_expand,
     output_can_be_silenced,
 )
@@ -86,24 +87,41 @@ def _split_options(line: str) -> tuple[dict[str, str], str]:
     return options, statement
 
 
+class _CompletionParser:
+    """What IPython's completer asks a magic with arguments for (``parser.parse_argstring``):
+    the line split into options and the statement, so that Tab completes inside the
+    statement as after ``%timeit -n 2``."""
+
+    def parse_argstring(self, argstring: str, *, partial: bool = False):
+        try:
+            options, statement = _split_options(argstring)
+        except UsageError:
+            if not partial:
+                raise
+            return {}, [argstring]
+        return options, [statement]
+
+
 @magics_class
 class ParCompareMagics(Magics):
     """The ``%parcompare`` magic."""
 
     @no_var_expand
     @output_can_be_silenced
+    @needs_local_scope
     @line_cell_magic
-    def parcompare(self, line: str = "", cell: str | None = None) -> ParCompareResult | None:
+    def parcompare(
+        self, line: str = "", cell: str | None = None, local_ns: dict | None = None
+    ) -> ParCompareResult | None:
         # The engine is imported on first use, so that %load_ext stays cheap (this and
         # __init__ are the only in-package imports inside functions; see tests/test_layers.py).
-        from . import api, display
+        from . import api
 
         options, code = _split_options(line)
         try:
             invocation = api.parse_invocation(options)
         except ValueError as exc:
             raise UsageError(f"%parcompare: {exc}") from None
-
         if cell is None:
             statement, setup = code, "pass"
         else:
@@ -114,6 +132,20 @@ class ParCompareMagics(Magics):
                 "%parcompare cross_val_score(SVC(), X, y, cv=20)"
             )
         prepared = self._prepare(statement, setup)
+        result = self._measure(prepared, invocation, options, local_ns)
+        return result if "o" in options else None
+
+    def _namespace(self, local_ns: dict | None) -> dict:
+        """The statement's globals: the user namespace, with the caller's locals on top when
+        the magic runs inside a function (as %timeit does); a copy then, so that none of
+        those locals is left in the user namespace."""
+        user_ns = self.shell.user_ns
+        if local_ns is None or local_ns is user_ns:
+            return user_ns
+        return {**user_ns, **local_ns}
+
+    def _measure(self, prepared, invocation, options, local_ns) -> ParCompareResult:
+        from . import api, display
 
         progress = None
         if not invocation.quiet:
@@ -122,18 +154,32 @@ class ParCompareMagics(Magics):
             result = api.run(
                 prepared,
                 invocation.plan,
-                self.shell.user_ns,
+                self._namespace(local_ns),
                 compiler=self.shell.compile,
                 precision=invocation.precision,
                 progress=progress,
+                raise_interrupt=True,
             )
-        finally:
-            slot = progress.finish() if progress is not None else None
+        except api.SweepInterrupted as stopped:
+            # Ctrl-C: what was measured is shown, then the cell stops as after any Ctrl-C;
+            # the partial result stays reachable as sys.last_value.result.
+            self._show(stopped.result, invocation, options, progress)
+            raise
+        except BaseException:
+            if progress is not None:
+                progress.finish()
+            raise
+        self._show(result, invocation, options, progress)
+        return result
+
+    def _show(self, result, invocation, options, progress) -> None:
+        from . import display
+
+        slot = progress.finish() if progress is not None else None
         if invocation.save:
             result.save(invocation.save)
         if not invocation.quiet:
             display.show(result, self.shell, widget="no-widget" not in options, handle=slot)
-        return result if "o" in options else None
 
     def _prepare(self, statement: str, setup: str) -> PreparedStatement:
         """Transform (IPython syntax) and compile both pieces, raising UsageError on errors."""
@@ -156,6 +202,10 @@ class ParCompareMagics(Magics):
 
 
 ParCompareMagics.parcompare.__doc__ = _MAGIC_DOC.replace("{options}", _options.options_help())
+# IPython's completer strips a magic's options before completing only for magics that say
+# they have arguments and expose a parser.
+ParCompareMagics.parcompare.parser = _CompletionParser()
+ParCompareMagics.parcompare.has_arguments = True
 
 
 def _syntax_message(what: str, exc: SyntaxError) -> str:

@@ -9,7 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PreparedStatement", "prepare", "preset_n_jobs", "timing_function"]
+__all__ = ["PreparedStatement", "compile_plain", "prepare", "preset_n_jobs", "timing_function"]
+
+
+def compile_plain(source: Any, filename: str, mode: str) -> Any:
+    """``compile()`` as plain Python compiles the user's code: without inheriting this
+    module's ``from __future__`` flags (``annotations`` would change what the code does).
+    IPython passes its own compiler instead, which keeps the session's flags."""
+    return compile(source, filename, mode, dont_inherit=True)
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,7 @@ def prepare(
     stmt: str | ast.Module,
     setup: str | ast.Module = "pass",
     *,
-    compiler: Callable[..., Any] = compile,
+    compiler: Callable[..., Any] = compile_plain,
     source: tuple[str, str] | None = None,
 ) -> PreparedStatement:
     """Parse and compile the statement and setup before anything runs.
@@ -84,7 +91,8 @@ def prepare(
     stmt, setup : str or ast.Module
         Python code. The magic passes modules already transformed by IPython.
     compiler : callable
-        ``compile``-like function (IPython passes its own, which keeps ``__future__`` flags).
+        ``compile``-like function (IPython passes its own, which keeps the session's
+        ``__future__`` flags); the default compiles as plain Python would.
     source : (str, str), optional
         The statement and setup as the user wrote them, when ``stmt``/``setup`` are ASTs.
 
@@ -100,7 +108,8 @@ def prepare(
     stmt_ast = _parse(stmt, "statement")
     setup_ast = _parse(setup, "setup")
     if not stmt_ast.body:
-        raise ValueError(f"the statement {stmt!r} has no code to time (only comments?)")
+        shown = source[0] if source is not None else stmt
+        raise ValueError(f"the statement {shown!r} has no code to time (only comments?)")
     # Compile each piece alone first, as %timeit does: code that is invalid on its own can
     # become valid inside the timing function and give confusing errors there.
     compiler(stmt_ast, "<parcompare-statement>", "exec")
@@ -188,7 +197,7 @@ def timing_function(
     n_jobs: int,
     namespace: dict[str, Any],
     *,
-    compiler: Callable[..., Any] = compile,
+    compiler: Callable[..., Any] = compile_plain,
     keep_value: bool = False,
 ) -> Callable[..., tuple[float, Any]]:
     """``inner(iterations, timer) -> (seconds, value)`` for the statement with its literal

@@ -13,7 +13,7 @@ from ._options import MIN_TIMEOUT, TIMEOUT_FACTOR
 from ._points import Point
 from ._threads import thread_pools
 from .backends import Runner
-from .statement import PreparedStatement, timing_function
+from .statement import PreparedStatement, compile_plain, timing_function
 
 __all__ = ["StatementTimer", "Timer"]
 
@@ -44,7 +44,7 @@ class StatementTimer:
         namespace: dict[str, Any],
         *,
         clock: Callable[[], float] = time.perf_counter,
-        compiler: Callable[..., Any] = compile,
+        compiler: Callable[..., Any] = compile_plain,
         keep_values: bool = False,
         inner_threads: int | None = None,
         runners: dict[str, Runner] | None = None,

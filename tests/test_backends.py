@@ -300,13 +300,15 @@ def test_dask_ctrl_c_cancels_the_tasks_and_stops_the_cluster(dask_ready, state):
     timer = threading.Timer(12, lambda: signal.pthread_kill(main, signal.SIGINT))
     timer.start()
     try:
-        r = magic(
-            dask_ready,
-            "--backend dask --cluster local -j 2",
-            "Parallel()(delayed(sleep_on_cluster)(i) for i in range(2))",
-        )
+        with pytest.raises(KeyboardInterrupt) as info:
+            magic(
+                dask_ready,
+                "--backend dask --cluster local -j 2",
+                "Parallel()(delayed(sleep_on_cluster)(i) for i in range(2))",
+            )
     finally:
         timer.cancel()
+    r = info.value.result
     assert r.interrupted
     assert any("cancelled" in w and "dask" in w for w in r.warnings), r.warnings
 
@@ -333,6 +335,7 @@ def test_ipyparallel_local_cluster_is_scaled_per_point_and_stopped(tiny, state):
 
     before = set(os.listdir(tempfile.gettempdir()))
     r = magic(tiny, "--backend ipyparallel --cluster local -j 1,2")
+    assert cluster_processes() == []  # gone when the magic returns, nannies included
     assert [(c.backend, c.workers) for c in r.configs] == [
         ("sequential", 1),
         ("ipyparallel", 1),

@@ -246,6 +246,7 @@ BAD_LINES = [
     ("-j 1,2", "no statement"),
     ("1 +", "syntax error in the statement"),
     ("x = = 1", "syntax error in the statement"),
+    ("# only a comment", "'# only a comment' has no code to time"),
 ]
 
 
@@ -311,7 +312,12 @@ def test_interrupt_returns_what_was_measured(run, ip, state):
         "        raise KeyboardInterrupt\n"
     ).raise_error()
     state.mark()
-    r = run("stop_at_two()", repeat=2)
+    if run.kind == "magic":  # the cell stops, as after any Ctrl-C; the result is kept
+        with pytest.raises(KeyboardInterrupt) as info:
+            run("stop_at_two()", repeat=2)
+        r = info.value.result
+    else:
+        r = run("stop_at_two()", repeat=2)
     assert r.interrupted
     assert [c.n_jobs for c in r.configs] == [1]
     assert any("interrupted while measuring n_jobs=2" in w for w in r.warnings)
@@ -331,8 +337,10 @@ def test_no_sampler_thread_is_left_when_a_timed_run_raises(ip, state, error):
     ip.run_cell(FAILS_WHEN_TIMED.format(error=error)).raise_error()
     state.mark()
     line = "-o -q --memory -j 1 -n 1 -r 2 fails_when_timed()"
-    if error == "KeyboardInterrupt":  # the sweep stops and returns what it measured
-        assert ip.run_line_magic("parcompare", line).interrupted
+    if error == "KeyboardInterrupt":  # the sweep stops and keeps what it measured
+        with pytest.raises(KeyboardInterrupt) as info:
+            ip.run_line_magic("parcompare", line)
+        assert info.value.result.interrupted
     else:
         with pytest.raises(ZeroDivisionError, match="in a timed run"):
             ip.run_line_magic("parcompare", line)
@@ -349,10 +357,65 @@ def test_real_ctrl_c_during_parallel_work_keeps_state(ip, state):
     timer = threading.Timer(4.0, _thread.interrupt_main)
     timer.start()
     try:
-        r = ip.run_line_magic("parcompare", "-o -q -j 1,2 -n1 -r2 slow_in_parallel()")
+        with pytest.raises(KeyboardInterrupt) as info:
+            ip.run_line_magic("parcompare", "-o -q -j 1,2 -n1 -r2 slow_in_parallel()")
     finally:
         timer.cancel()
+    r = info.value.result
     assert r.interrupted and r.configs[0].n_jobs == 1
+
+
+def test_ctrl_c_shows_the_partial_table_then_stops_the_cell(ip, capsys):
+    """IPython's rule: a magic must not swallow KeyboardInterrupt. The rest of the cell does
+    not run, the partial table is printed, and the partial result is reachable."""
+    ip.run_cell(
+        "from joblib import Parallel\n"
+        "def stop_at_two():\n"
+        "    if Parallel().n_jobs == 2:\n"
+        "        raise KeyboardInterrupt\n"
+    ).raise_error()
+    outcome = ip.run_cell("%parcompare -j 1,2 -n1 -r1 stop_at_two()\nafter_the_magic = 1\n")
+    assert isinstance(outcome.error_in_exec, KeyboardInterrupt)
+    assert "after_the_magic" not in ip.user_ns
+    assert outcome.error_in_exec.result.configs[0].n_jobs == 1
+    assert "interrupted while measuring n_jobs=2" in capsys.readouterr().out
+
+
+def test_statement_sees_the_callers_locals_and_leaves_none_behind(ip, state):
+    """As %timeit (@needs_local_scope): inside a function the statement sees its locals."""
+    ip.run_cell(
+        "def uses_a_local():\n"
+        "    forty_one = 41\n"
+        "    result = %parcompare -o -q -j 1 -n 1 -r 1 forty_one + 1\n"
+        "    return result\n"
+    ).raise_error()
+    state.mark()
+    r = ip.user_ns["uses_a_local"]()
+    assert r.configs[0].timings and "forty_one" not in ip.user_ns
+
+
+def test_tab_completes_inside_the_statement_as_after_timeit(ip):
+    from IPython.core.completer import provisionalcompleter
+
+    ip.user_ns["xs"] = [1.5]
+    jedi = ip.Completer.use_jedi
+    ip.Completer.use_jedi = False  # IPython's own matchers read the code out of the magic
+    try:
+        for line in ("%timeit -n 2 -r 1 xs[0].as_int", "%parcompare -j 1,2 -n 2 -r 1 xs[0].as_int"):
+            with provisionalcompleter():
+                found = [c.text for c in ip.Completer.completions(line, len(line))]
+            assert ".as_integer_ratio" in found, line
+    finally:
+        ip.Completer.use_jedi = jedi
+
+
+def test_api_compiles_as_plain_python_does():
+    """The statement does not inherit the package's own `from __future__ import annotations`:
+    an annotation is evaluated, as it would be in a plain script."""
+    from ipyparallel_ds import parcompare
+
+    with pytest.raises(NameError, match="not_defined_anywhere"):
+        parcompare("def f(x: not_defined_anywhere): pass", n_jobs=1, namespace={}, quiet=True)
 
 
 def test_pool_left_running_only_if_it_was_running(ip):

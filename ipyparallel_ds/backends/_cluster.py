@@ -12,6 +12,17 @@ from .base import Runner, resolve_size
 
 __all__ = ["ClusterRunner"]
 
+# How long close() waits for a stopped cluster's processes to exit.
+STOP_WAIT_SECONDS = 20
+
+
+def _children() -> set[int]:
+    import os
+
+    import psutil
+
+    return {child.pid for child in psutil.Process(os.getpid()).children(recursive=True)}
+
 
 class ClusterRunner(Runner):
     """Shared by dask and ipyparallel: deadline and cancellation around every call."""
@@ -64,6 +75,32 @@ class ClusterRunner(Runner):
 
     def describe(self) -> str:
         raise NotImplementedError
+
+    # A stopped cluster's engines, nannies and workers exit on their own time: close() waits
+    # for the processes started while the cluster was open, so that none outlives the call.
+    def _note_processes(self) -> None:
+        self._processes_before = _children()
+
+    def _stopping(self) -> list:
+        """The processes started since :meth:`_note_processes` (call before stopping)."""
+        import psutil
+
+        before = getattr(self, "_processes_before", None)
+        if before is None:
+            return []
+        started = []
+        for pid in _children() - before:
+            try:
+                started.append(psutil.Process(pid))
+            except psutil.NoSuchProcess:
+                continue
+        return started
+
+    @staticmethod
+    def _await(processes: list) -> None:
+        import psutil
+
+        psutil.wait_procs(processes, timeout=STOP_WAIT_SECONDS)
 
     def _outstanding(self) -> set:
         return set()

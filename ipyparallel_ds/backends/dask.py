@@ -51,6 +51,7 @@ class DaskRunner(ClusterRunner):
         from distributed import Client, LocalCluster
 
         start = time.perf_counter()
+        self._note_processes()
         if self.local:
             with spawnable_main():
                 self.cluster = LocalCluster(
@@ -129,9 +130,11 @@ class DaskRunner(ClusterRunner):
     def close(self) -> None:
         client, cluster = self.client, self.cluster
         self.client = self.cluster = None
+        stopping = self._stopping()
         try:
             if client is not None:
                 client.close()
         finally:
             if cluster is not None:
                 cluster.close()
+            self._await(stopping)

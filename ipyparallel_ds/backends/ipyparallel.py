@@ -68,6 +68,7 @@ class IpyparallelRunner(ClusterRunner):
         import ipyparallel as ipp
 
         start = time.perf_counter()
+        self._note_processes()
         if self.local:
             # A throw-away profile: nothing is written to the user's ~/.ipython.
             self._profile_dir = tempfile.mkdtemp(prefix="parcompare-ipyparallel-")
@@ -185,6 +186,7 @@ class IpyparallelRunner(ClusterRunner):
 
         client, cluster, profile_dir = self.client, self.cluster, self._profile_dir
         self.client = self.cluster = self._profile_dir = None
+        stopping = self._stopping()
         self._views.clear()
         if self._restore_pickle:
             from ipyparallel import serialize
@@ -198,6 +200,7 @@ class IpyparallelRunner(ClusterRunner):
             try:
                 if cluster is not None:
                     cluster.stop_cluster_sync()
+                self._await(stopping)
             finally:
                 if profile_dir is not None:
                     shutil.rmtree(profile_dir, ignore_errors=True)
