@@ -164,7 +164,10 @@ class ParCompareResult:
 
     @property
     def recommended(self) -> ConfigTiming | None:
-        """The config of :attr:`recommended_n_jobs`."""
+        """The config of :attr:`recommended_n_jobs`. When n_jobs had no effect (see
+        :attr:`no_effect`) the differences are noise, so the baseline is recommended."""
+        if self.no_effect and self.baseline.timings:
+            return self.baseline
         return recommended_config(self.configs)
 
     @property

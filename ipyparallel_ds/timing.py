@@ -79,6 +79,14 @@ class ConfigTiming:
         return self.cpu_time / (wall * self.workers) if wall > 0 else math.nan
 
     @property
+    def cores_used(self) -> float:
+        """CPU time of the kernel and its workers over wall time during the timed runs: how
+        many cores did work on average (NaN when it was not observed). Threads inside a
+        library count too, so n_jobs=1 can use more than one."""
+        wall = math.fsum(self.all_runs)
+        return self.cpu_time / wall if wall > 0 and self.parallel_calls is not None else math.nan
+
+    @property
     def repeat(self) -> int:
         """Number of timed runs."""
         return len(self.all_runs)
@@ -152,6 +160,14 @@ class ConfigTiming:
     def ran_threads(self) -> bool:
         """Whether a backend whose workers are threads of the kernel ran."""
         return any(traits(name).uses_threads for name in self.backends_used)
+
+    @property
+    def ran_processes(self) -> bool:
+        """Whether a backend whose workers are processes ran (not only threads)."""
+        return any(
+            not traits(name).uses_threads and name != SEQUENTIAL_FALLBACK
+            for name in self.backends_used
+        )
 
     @property
     def name(self) -> str:

@@ -158,7 +158,7 @@ def _startup_sentence(result: ParCompareResult, config: ConfigTiming, payback: b
         )
     if cluster:
         why = "on the fresh workers"
-    elif config.ran_threads:  # threads: nothing to start but the pool
+    elif config.ran_threads and not config.ran_processes:  # only threads: no process starts
         why = "(thread pool starting, first-call overheads)"
     else:
         why = "while the workers started"
@@ -187,7 +187,7 @@ def _speed_sentence(result: ParCompareResult, config: ConfigTiming) -> str:
     if low > 1.0:
         return (
             f"Once its workers run, {name} is {config.speedup:.2f}× as fast as {reference} "
-            f"({config.efficiency * 100:.0f} % efficiency)."
+            f"({config.efficiency * 100:.0f} % efficiency)." + _doubt(config, low, high)
         )
     if high < 1.0:
         return (
@@ -198,3 +198,27 @@ def _speed_sentence(result: ParCompareResult, config: ConfigTiming) -> str:
         f"{name} is not measurably faster than {reference} "
         f"({config.speedup:.2f}×, 95 % interval {low:.2f}-{high:.2f})."
     )
+
+
+# Efficiency this far above 100 % is more than the added workers can give.
+SUPERLINEAR = 1.10
+
+
+def _doubt(config: ConfigTiming, low: float, high: float) -> str:
+    """What makes a measured speedup doubtful, a sentence each (empty when nothing does): an
+    interval wider than the estimate itself, and efficiency above 100 % (more than the added
+    workers can give)."""
+    doubts = ""
+    if high - low > config.speedup:
+        doubts += (
+            f" Its 95 % interval ({low:.2f}-{high:.2f}) is wider than the speedup itself, so "
+            "this figure is not reliable: measure again with more runs (-r)."
+        )
+    if config.efficiency > SUPERLINEAR:
+        doubts += (
+            f" That is more than its {config.workers} workers can give "
+            f"({config.efficiency * 100:.0f} % efficiency): the baseline's runs were probably "
+            "slowed by something else, or the workers' caches helped; measure again before "
+            "trusting it."
+        )
+    return doubts

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 # -- what really ran, on real tiny workloads ---------------------------------------------
 def run(ip, stmt, n_jobs="1,2", setup=None):
@@ -140,3 +142,21 @@ def test_every_event_kind_has_its_sentence():
     assert {type(event) for event in samples} == set(checks.EVENTS) == kinds
     for event, words in samples.items():
         assert words in checks.EVENTS[type(event)](event).text
+
+
+def test_a_serial_run_that_used_several_cores_is_not_told_it_cannot():
+    """KMeans-like: no joblib call, but OpenMP threads kept 1.9 cores busy at n_jobs=1."""
+    from ipyparallel_ds import checks
+    from ipyparallel_ds.result import ConfigTiming
+
+    def observed(n_jobs, cpu):
+        runs = (0.5, 0.5, 0.5)
+        return ConfigTiming(n_jobs, n_jobs, 0.6, 1, runs, parallel_calls=0, cpu_time=cpu)
+
+    configs = [observed(1, 1.9 * 1.5), observed(2, 1.9 * 1.5)]
+    (found,) = checks.run(configs, checks.Context(usable=2), [checks.ran.no_parallel_call])
+    assert found.numbers["cores_used"] == pytest.approx(1.9)
+    assert "already used 1.9 cores" in found.text and "Only code" not in found.text
+    configs = [observed(1, 1.5), observed(2, 1.5)]
+    (found,) = checks.run(configs, checks.Context(usable=2), [checks.ran.no_parallel_call])
+    assert "Only code that runs through joblib" in found.text

@@ -61,3 +61,39 @@ def test_recommending_a_value_within_the_noise_says_so():
     assert result.recommended_n_jobs == 2
     assert "not measurably faster" in result.verdict
     assert "within the noise" in result.verdict
+
+
+# -- the verdict names its own doubt (issue 14) ----------------------------------------------
+def test_no_effect_recommends_the_baseline_whatever_the_noise_says():
+    """KMeans-like: n_jobs had no effect, so a noisy 1.2x must not become a recommendation."""
+    configs = [timing(1, 1.0, spread=(0.9, 1.0, 1.1)), timing(2, 0.82, first=1.0)]
+    result = build_result(
+        "f()", configs, 0, no_effect="the statement made no joblib parallel call",
+        environment={"cores": {"usable": 2}},
+    )  # fmt: skip
+    assert result.configs[1].speedup > 1.1
+    assert result.recommended_n_jobs == 1
+    assert "had no effect" in result.verdict
+
+
+def test_super_linear_speedup_and_a_wide_interval_are_named_as_doubtful():
+    base = timing(1, 1.0, spread=(1.0, 1.0, 4.0, 1.0, 1.0))
+    fast = timing(2, 0.39, first=1.0, spread=(1.0, 0.9, 1.0, 0.1, 1.0))
+    result = build_result("f()", [base, fast], 0, environment={"cores": {"usable": 2}})
+    config = result.configs[1]
+    low, high = config.speedup_ci
+    assert config.efficiency > 1.1 and high - low > config.speedup
+    assert "more than its 2 workers can give" in result.verdict
+    assert "wider than the speedup itself" in result.verdict
+
+
+def test_first_call_of_process_workers_is_not_called_a_thread_pool():
+    """permutation_importance-like: loky workers and a threading call in one statement."""
+    from dataclasses import replace
+
+    configs = [timing(1, 1.0), replace(timing(2, 0.55, first=2.5), backend_used="loky, threading")]
+    result = build_result("f()", configs, 0, environment={"cores": {"usable": 2}})
+    assert "while the workers started" in result.verdict
+    assert "thread pool" not in result.verdict
+    threads = [configs[0], replace(configs[1], backend_used="threading")]
+    assert "thread pool" in build_result("f()", threads, 0).verdict

@@ -3,6 +3,7 @@ that start a pool per call, and results that differ."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 
 from .._format import format_time
@@ -10,6 +11,9 @@ from .._threads import THREAD_VARIABLES, oversubscribed
 from ..backends import traits
 from ..timing import ConfigTiming
 from ._base import Context, Finding, finding, observed_points, parallel_point
+
+# A serial run that keeps this many cores busy on average runs threads of its own.
+THREADED_CORES = 1.3
 
 
 def preset_n_jobs(configs: Sequence[ConfigTiming], context: Context) -> Iterator[Finding]:
@@ -58,12 +62,16 @@ def no_parallel_call(configs: Sequence[ConfigTiming], context: Context) -> Itera
         lead += "every n_jobs value ran the same serial code and the differences are noise."
     else:
         lead = "the statement made no joblib parallel call, so no n_jobs can change it."
-    yield finding(
-        no_parallel_call,
-        f"{lead} Only code that runs through joblib (n_jobs in scikit-learn) can use more cores.",
-        reason,
-        parallel_calls=0,
-    )
+    cores = max((c.cores_used for c in observed if c.workers <= 1), default=math.nan)
+    if cores >= THREADED_CORES:
+        tail = (
+            f"Its serial run already used {cores:.1f} cores on average: threads inside the "
+            "library (OpenMP or BLAS) parallelise it without joblib, and n_jobs cannot add to "
+            "that."
+        )
+    else:
+        tail = "Only code that runs through joblib (n_jobs in scikit-learn) can use more cores."
+    yield finding(no_parallel_call, f"{lead} {tail}", reason, parallel_calls=0, cores_used=cores)
 
 
 def ran_sequentially(configs: Sequence[ConfigTiming], context: Context) -> Iterator[Finding]:
