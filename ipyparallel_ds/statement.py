@@ -217,8 +217,9 @@ def timing_function(
 
 
 def preset_n_jobs(prepared: PreparedStatement, namespace: dict[str, Any]) -> dict[str, object]:
-    """Objects the statement uses whose n_jobs was already set (directly or, for
-    scikit-learn meta-estimators, on an inner estimator): ``{name: n_jobs}``."""
+    """Objects the statement uses whose n_jobs was already set (directly, as a key of a dict
+    of keyword arguments, or, for scikit-learn meta-estimators, on an inner estimator):
+    ``{name: n_jobs}``."""
     import inspect
 
     found: dict[str, object] = {}
@@ -231,7 +232,8 @@ def preset_n_jobs(prepared: PreparedStatement, namespace: dict[str, Any]) -> dic
             or (callable(obj) and (inspect.isfunction(obj) or inspect.isbuiltin(obj)))
         ):
             continue
-        value = getattr(obj, "n_jobs", None)
+        # A dict of keyword arguments (``**common_params``) carries n_jobs as a key.
+        value = obj.get("n_jobs") if isinstance(obj, dict) else getattr(obj, "n_jobs", None)
         if value is None and hasattr(obj, "get_params"):
             try:
                 params = obj.get_params(deep=True)

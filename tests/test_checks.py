@@ -160,3 +160,27 @@ def test_a_serial_run_that_used_several_cores_is_not_told_it_cannot():
     configs = [observed(1, 1.5), observed(2, 1.5)]
     (found,) = checks.run(configs, checks.Context(usable=2), [checks.ran.no_parallel_call])
     assert "Only code that runs through joblib" in found.text
+
+
+def test_n_jobs_in_a_dict_of_parameters_is_found(tiny):
+    """Gallery, 'Partial Dependence and Individual Conditional Expectation Plots': shared
+    keyword arguments in a dict (`**common_params`) that holds n_jobs."""
+    tiny.run_cell("common_params = {'n_jobs': 2, 'cv': 3}").raise_error()
+    r = run(tiny, "cross_val_score(SVC(), X, y, **common_params)")
+    serial, parallel = r.configs
+    assert serial.effective_n_jobs == parallel.effective_n_jobs == (2,)
+    assert any(w.startswith("the statement uses common_params (n_jobs=2)") for w in r.warnings)
+    assert any(w.startswith("at n_jobs=1 joblib ran") for w in r.warnings)
+    assert r.no_effect and r.recommended_n_jobs == 1
+
+
+def test_a_library_that_fixes_its_own_n_jobs_is_told_it(tiny):
+    """User guide, 'Parallelism': HistGradientBoosting's binning runs joblib's threading
+    backend with its own thread count, the same at every n_jobs."""
+    tiny.run_cell("from sklearn.ensemble import HistGradientBoostingClassifier").raise_error()
+    r = run(tiny, "HistGradientBoostingClassifier(max_iter=3).fit(X, y)")
+    ran = {c.effective_n_jobs for c in r.configs}
+    assert len(ran) == 1
+    if ran != {(1,)}:  # one usable core gives n_threads=1: the sequential check says that
+        assert any("n_jobs never reached them" in w for w in r.warnings)
+        assert "at every value" in r.no_effect and r.recommended_n_jobs == 1

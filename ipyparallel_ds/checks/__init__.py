@@ -22,6 +22,7 @@ from ..timing import ConfigTiming
 from ._base import Check, Context, Finding, PointCheck
 from .events import EVENTS, runner_events, sweep_events
 from .ran import (
+    baseline_ran_in_parallel,
     different_result,
     nested_n_jobs,
     nested_workers,
@@ -31,6 +32,7 @@ from .ran import (
     pool_per_call,
     preset_n_jobs,
     ran_sequentially,
+    same_n_jobs_everywhere,
     setup_n_jobs,
 )
 from .timings import one_core, still_warming, uneven_runs, unstable_runs
@@ -69,7 +71,8 @@ OBSERVED_CHECKS: tuple[Check, ...] = (
     setup_n_jobs,
     no_parallel_call,
     ran_sequentially,
-    per_point(pool_changed, nested_workers),
+    same_n_jobs_everywhere,
+    per_point(baseline_ran_in_parallel, pool_changed, nested_workers),
     nested_n_jobs,
     per_point(oversubscription),
     per_point(pool_per_call),

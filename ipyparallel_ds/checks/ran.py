@@ -104,6 +104,45 @@ def ran_sequentially(configs: Sequence[ConfigTiming], context: Context) -> Itera
     )
 
 
+def same_n_jobs_everywhere(configs: Sequence[ConfigTiming], context: Context) -> Iterator[Finding]:
+    """joblib ran the calls with the same n_jobs at every value: n_jobs never reached them
+    (all-sequential runs and objects built before the statement are said by their own
+    checks)."""
+    observed = [c for c in observed_points(configs) if c.parallel_calls]
+    seen = {tuple(c.effective_n_jobs) for c in observed}
+    if len(observed) < 2 or len(seen) != 1 or context.preset:
+        return
+    (ran,) = seen
+    if set(ran) == {1}:
+        return
+    shown = ", ".join(map(str, ran))
+    yield finding(
+        same_n_jobs_everywhere,
+        f"at every n_jobs value joblib ran the statement's parallel calls with n_jobs={shown}: "
+        "n_jobs never reached them (a value fixed inside the library, or set on an object "
+        "or a dict of parameters built before the statement), so the values ran the same "
+        "code.",
+        f"joblib ran the statement's parallel calls with n_jobs={shown} at every value",
+        effective_n_jobs=list(ran),
+    )
+
+
+def baseline_ran_in_parallel(config: ConfigTiming, context: Context) -> Finding | None:
+    """The baseline asked for one worker, yet joblib ran more: its speedups compare against a
+    parallel run."""
+    ran = max(config.effective_n_jobs, default=1)
+    if config.workers > 1 or not config.parallel_calls or ran <= 1:
+        return None
+    return finding(
+        baseline_ran_in_parallel,
+        f"at {config.name} joblib ran the statement's parallel calls with up to {ran} "
+        "workers: an n_jobs set elsewhere (on an object or a dict of parameters, or inside "
+        "the library) wins over the value asked, so this baseline is not a serial run.",
+        asked=config.n_jobs,
+        effective_n_jobs=list(config.effective_n_jobs),
+    )
+
+
 def pool_changed(config: ConfigTiming, context: Context) -> Finding | None:
     # A backend that starts its workers in every call changes them by design.
     if (
