@@ -21,6 +21,7 @@ from ._events import OverMemoryLimit
 from ._format import format_bytes
 from ._memory import PeakSampler, ProcessTree, available_memory
 from ._points import Point, point_name
+from ._threads import RunnableSampler
 from .backends import backend_name, traits
 from .timing import SEQUENTIAL_FALLBACK
 
@@ -62,6 +63,15 @@ class PointObservation:
     peak_rss: float = 0.0
     idle_children_memory: float = 0.0
     first_call_memory: float = 0.0
+    # Threads running or ready to run, counted during the timed runs (RunnableSampler).
+    runnable_samples: int = 0
+    runnable_total: int = 0
+    runnable_peak: int = 0
+    runnable_peak_in_a_child: int = 0
+
+    @property
+    def runnable_mean(self) -> float:
+        return self.runnable_total / self.runnable_samples if self.runnable_samples else math.nan
 
     @property
     def backends(self) -> list[str]:
@@ -239,9 +249,21 @@ class Observer:
                 sampler = stack.enter_context(
                     PeakSampler(self.tree, self.memory_interval, with_children)
                 )
+            ours = {sampler._thread.native_id} if sampler is not None else set()
+            runnable = stack.enter_context(RunnableSampler(skip=ours))
             yield record
         if record.seconds is not None:
             self._account(point, record.seconds, loops, snapshot, sampler)
+            self._account_threads(point, runnable)
+
+    def _account_threads(self, point: Any, runnable: RunnableSampler) -> None:
+        value = self.values[point]
+        value.runnable_samples += runnable.samples
+        value.runnable_total += runnable.total
+        value.runnable_peak = max(value.runnable_peak, runnable.peak)
+        value.runnable_peak_in_a_child = max(
+            value.runnable_peak_in_a_child, runnable.peak_in_a_child
+        )
 
     def _account(self, point: Any, seconds: float, loops: int, snapshot: tuple, sampler) -> None:
         """Account a timed run of ``loops`` calls that took ``seconds``."""
@@ -291,6 +313,13 @@ class Observer:
             effective_n_jobs=tuple(value.effective_n_jobs),
             nested_calls=value.nested_calls,
             pool_changed=value.pool_changed and config.workers > 1,
+            runnable_threads=value.runnable_mean,
+            peak_runnable_threads=value.runnable_peak if value.runnable_samples else None,
+            worker_runnable_threads=(
+                value.runnable_peak_in_a_child
+                if value.runnable_samples and config.workers > 1 and observed_workers
+                else None
+            ),
             **self._memory_fields(config, value),
         )
 

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
+import os
+import threading
+import time
 from dataclasses import replace
 from typing import Any
 
-__all__ = ["THREAD_VARIABLES", "oversubscribed", "thread_pools", "with_threads"]
+__all__ = [
+    "THREAD_VARIABLES",
+    "RunnableSampler",
+    "oversubscribed",
+    "thread_pools",
+    "threads_at_once",
+    "with_threads",
+]
 
 # Environment variables that set BLAS/OpenMP thread counts; joblib respects a user's setting
 # instead of its own per-worker limit.
@@ -52,9 +64,113 @@ def with_threads(config: Any, report: dict[str, list] | None, nested_n_jobs: boo
     )
 
 
+# Oversubscribed: on average this many times more threads ready to run than usable cores
+# (two busy workers on two cores, with the kernel now and then, count about 2.0-2.1).
+OVERSUBSCRIBED = 1.15
+
+
 def oversubscribed(config: Any, usable: int | None) -> bool:
-    """Whether more threads could run at once at a parallel point than there are usable
-    cores (unknown cores: never)."""
-    return bool(
-        config.workers > 1 and config.total_threads and usable and config.total_threads > usable
-    )
+    """Whether a parallel point had more threads ready to run than usable cores: as counted
+    during its timed runs (``runnable_threads``) where they were, else as estimated from the
+    thread pools (``total_threads``). Unknown cores: never."""
+    if config.workers <= 1 or not usable:
+        return False
+    if not math.isnan(config.runnable_threads):
+        return config.runnable_threads > OVERSUBSCRIBED * usable
+    return bool(config.total_threads and config.total_threads > usable)
+
+
+def threads_at_once(config: Any) -> str:
+    """The threads that ran at once, in words: counted where they were, else estimated."""
+    if not math.isnan(config.runnable_threads):
+        return (
+            f"on average {config.runnable_threads:.1f} threads (at most "
+            f"{config.peak_runnable_threads}) were running or ready to run at once"
+        )
+    return f"up to {config.total_threads} threads could run at once"
+
+
+# How often the runnable threads of the kernel and its workers are counted during a run.
+RUNNABLE_INTERVAL = 0.010
+_REFRESH_PROCESSES = 0.25  # seconds between looks for new worker processes
+
+
+def _runnable_threads(pid: int, skip: set[int]) -> int | None:
+    """Threads of process ``pid`` in the running or ready state ('R' in /proc), None when the
+    process is gone or /proc cannot tell."""
+    count = 0
+    try:
+        entries = list(os.scandir(f"/proc/{pid}/task"))
+    except OSError:
+        return None
+    for entry in entries:
+        if int(entry.name) in skip:
+            continue
+        try:
+            with open(f"/proc/{pid}/task/{entry.name}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        end = stat.rfind(b")")
+        if stat[end + 2 : end + 3] == b"R":
+            count += 1
+    return count
+
+
+class RunnableSampler:
+    """Counts, in a background thread, the threads of the kernel and of its child processes
+    that are running or ready to run, every :data:`RUNNABLE_INTERVAL` seconds.
+
+    More runnable threads than cores is oversubscription as it happens, whatever its cause
+    (nested n_jobs, threads inside a library, user thread settings). ``mean`` and ``peak`` are
+    over the whole tree; ``peak_in_a_child`` is the most seen at once in one child process
+    (a worker running threads of its own). Linux only: elsewhere ``samples`` stays 0.
+    ``skip`` holds thread ids not to count (the tool's own sampler threads).
+    """
+
+    def __init__(self, skip: set[int] | None = None) -> None:
+        self.skip = set(skip or ())
+        self.samples = 0
+        self.total = 0
+        self.peak = 0
+        self.peak_in_a_child = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="parcompare-threads", daemon=True)
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.samples if self.samples else math.nan
+
+    def _run(self) -> None:
+        import psutil
+
+        me = psutil.Process(os.getpid())
+        self.skip.add(threading.get_native_id())
+        children: list[int] = []
+        refreshed = -math.inf
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now - refreshed > _REFRESH_PROCESSES:
+                with contextlib.suppress(psutil.Error):
+                    children = [c.pid for c in me.children(recursive=True)]
+                refreshed = now
+            kernel = _runnable_threads(me.pid, self.skip)
+            if kernel is not None:
+                counts = [_runnable_threads(pid, self.skip) for pid in children]
+                in_children = [c for c in counts if c is not None]
+                running = kernel + sum(in_children)
+                self.samples += 1
+                self.total += running
+                self.peak = max(self.peak, running)
+                self.peak_in_a_child = max([self.peak_in_a_child, *in_children])
+            self._stop.wait(RUNNABLE_INTERVAL)
+
+    def __enter__(self) -> RunnableSampler:
+        if os.path.isdir("/proc/self/task"):
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()

@@ -135,6 +135,9 @@ CONFIG_LOADERS: dict[str, Callable[[Any], Any]] = {
     "kernel_threads": _as_is,
     "worker_threads": _as_is,
     "total_threads": _as_is,
+    "runnable_threads": _number,
+    "peak_runnable_threads": _as_is,
+    "worker_runnable_threads": _as_is,
 }
 # One loader per stored field of the result but ``configs`` (derived ones are computed again).
 RESULT_LOADERS: dict[str, Callable[[Any], Any]] = {

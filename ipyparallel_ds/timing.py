@@ -71,6 +71,12 @@ class ConfigTiming:
     kernel_threads: int | None = None
     worker_threads: int | None = None
     total_threads: int | None = None
+    # Threads of the kernel and its workers running or ready to run, counted every 10 ms
+    # during the timed runs: on average, at most, and at most in one worker process (NaN or
+    # None when not counted: off Linux, or a remote cluster's workers).
+    runnable_threads: float = math.nan
+    peak_runnable_threads: int | None = None
+    worker_runnable_threads: int | None = None
 
     @property
     def cpu_utilisation(self) -> float:

@@ -7,7 +7,7 @@ import math
 from typing import TYPE_CHECKING
 
 from ._format import format_bytes, format_time
-from ._threads import oversubscribed
+from ._threads import oversubscribed, threads_at_once
 
 if TYPE_CHECKING:
     from .result import ParCompareResult
@@ -66,8 +66,8 @@ def verdict(result: ParCompareResult) -> str:
         sentences.append(memory)
     if oversubscribed(target, result.environment.get("cores", {}).get("usable")):
         sentences.append(
-            f"At {target.name} up to {target.total_threads} threads could run at once "
-            "on fewer cores (oversubscription), which slows every one of them; see the warning."
+            f"At {target.name} {threads_at_once(target)} on fewer cores (oversubscription), "
+            "which slows every one of them; see the warning."
         )
     elif result.inner_threads is not None:
         sentences.append(

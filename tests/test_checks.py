@@ -184,3 +184,42 @@ def test_a_library_that_fixes_its_own_n_jobs_is_told_it(tiny):
     if ran != {(1,)}:  # one usable core gives n_threads=1: the sequential check says that
         assert any("n_jobs never reached them" in w for w in r.warnings)
         assert "at every value" in r.no_effect and r.recommended_n_jobs == 1
+
+
+# -- threads, counted while they run ---------------------------------------------------------
+THREADS_SETUP = (
+    "from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier; "
+    "from sklearn.model_selection import GridSearchCV; "
+    "from sklearn.datasets import make_classification; "
+    "X, y = make_classification(n_samples=400, random_state=0)"
+)
+
+
+def test_threads_the_statement_starts_inside_workers_are_counted(tiny):
+    """Parallelism guide, 'Oversubscription': a forest with n_jobs=-1 inside
+    cross_val_score's workers runs threads of its own in every worker."""
+    forest = "ExtraTreesClassifier(n_estimators=100, n_jobs=-1, random_state=0)"
+    stmt = f"cross_val_score({forest}, X, y, cv=4)"
+    r = run(tiny, stmt, setup=THREADS_SETUP)
+    serial, parallel = r.configs
+    if not parallel.peak_runnable_threads:  # not Linux: nothing was counted
+        pytest.skip("runnable threads are counted from /proc")
+    assert parallel.worker_runnable_threads >= 2
+    assert parallel.runnable_threads > serial.runnable_threads
+    assert any(w.startswith("oversubscription at n_jobs=2") for w in r.warnings)
+
+
+def test_a_threading_call_in_the_kernel_is_no_oversubscription(tiny):
+    """Parallelism guide: GridSearchCV over HistGradientBoosting, whose refit in the kernel
+    calls joblib's threading backend; each loky worker runs one thread."""
+    stmt = (
+        "GridSearchCV(HistGradientBoostingClassifier(max_iter=10, random_state=0), "
+        "{'learning_rate': [0.1, 0.3]}, cv=3).fit(X, y)"
+    )
+    r = run(tiny, stmt, setup=THREADS_SETUP)
+    parallel = r.configs[1]
+    assert "threading" in parallel.backend_used
+    if parallel.peak_runnable_threads:
+        assert parallel.worker_runnable_threads == 1
+        assert not any(w.startswith("oversubscription") for w in r.warnings)
+        assert "oversubscription" not in r.verdict

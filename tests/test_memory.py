@@ -132,9 +132,16 @@ def test_thread_report_per_value(tiny):
 
 
 def test_user_thread_variables_oversubscribe_and_inner_threads_fixes_it(tiny, monkeypatch):
+    """User-set thread variables override joblib's per-worker limit: matrix products in two
+    workers then run two BLAS threads each, four on two cores (counted as they run)."""
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
-    statement = "cross_val_score(SVC(), X, y, cv=4)"
+    monkeypatch.setenv("MKL_NUM_THREADS", "2")
+    tiny.run_cell(
+        "import numpy as np\nfrom joblib import Parallel, delayed\n"
+        "A = np.random.default_rng(0).random((600, 600))\n"
+    ).raise_error()
+    statement = "Parallel()(delayed(np.dot)(A, A) for _ in range(12))"
     before = pools()
     r = tiny.run_line_magic("parcompare", f"-o -q -j 1,-1 -n1 -r2 {statement}")
     warning = next(w for w in r.warnings if w.startswith("oversubscription at n_jobs=-1"))

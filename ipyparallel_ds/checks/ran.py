@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterator, Sequence
 
 from .._format import format_time
-from .._threads import THREAD_VARIABLES, oversubscribed
+from .._threads import THREAD_VARIABLES, oversubscribed, threads_at_once
 from ..backends import traits
 from ..timing import ConfigTiming
 from ._base import Context, Finding, finding, observed_points, parallel_point
@@ -190,7 +190,8 @@ def nested_n_jobs(configs: Sequence[ConfigTiming], context: Context) -> Iterator
 
 # -- threads ---------------------------------------------------------------------------------
 def oversubscription(config: ConfigTiming, context: Context) -> Finding | None:
-    """More threads could run at once than there are usable cores, with the causes."""
+    """More threads ran (or, where they were not counted, could run) at once than there are
+    usable cores, with the causes."""
     usable = context.usable
     if not oversubscribed(config, usable):
         return None
@@ -206,7 +207,13 @@ def oversubscription(config: ConfigTiming, context: Context) -> Finding | None:
         causes.append("n_jobs is nested, so workers start workers of their own")
     if config.workers > usable:
         causes.append(f"{config.workers} workers were asked for on {usable} usable cores")
-    if config.worker_threads and config.worker_threads > 1 and not causes:
+    inside = config.worker_runnable_threads
+    if inside and inside > 1:
+        causes.append(
+            f"a worker process ran up to {inside} threads at once: parallelism inside the "
+            "workers (an n_jobs inside the statement, or BLAS/OpenMP threads)"
+        )
+    elif config.worker_threads and config.worker_threads > 1 and not causes:
         causes.append(f"each worker runs {config.worker_threads} BLAS/OpenMP threads")
     fix = (
         "start the cluster's workers with OMP_NUM_THREADS=1 (--inner-threads limits only "
@@ -216,10 +223,12 @@ def oversubscription(config: ConfigTiming, context: Context) -> Finding | None:
     )
     return finding(
         oversubscription,
-        f"oversubscription at {config.name}: up to {config.total_threads} threads could run "
-        f"at once on {usable} usable cores ({'; '.join(causes) or 'cause unknown'}). Too "
-        f"many threads slow each other down; {fix}.",
+        f"oversubscription at {config.name}: {threads_at_once(config)} on {usable} usable "
+        f"cores ({'; '.join(causes) or 'cause unknown'}). Too many threads slow each other "
+        f"down; {fix}.",
         total_threads=config.total_threads,
+        runnable_threads=config.runnable_threads,
+        worker_runnable_threads=inside,
         usable=usable,
     )
 
