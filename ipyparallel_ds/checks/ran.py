@@ -210,8 +210,8 @@ def oversubscription(config: ConfigTiming, context: Context) -> Finding | None:
     inside = config.worker_runnable_threads
     if inside and inside > 1:
         causes.append(
-            f"a worker process ran up to {inside} threads at once: parallelism inside the "
-            "workers (an n_jobs inside the statement, or BLAS/OpenMP threads)"
+            f"a worker process ran up to {inside} threads at once, from an n_jobs inside the "
+            "statement or from BLAS/OpenMP threads"
         )
     elif config.worker_threads and config.worker_threads > 1 and not causes:
         causes.append(f"each worker runs {config.worker_threads} BLAS/OpenMP threads")
