@@ -23,7 +23,7 @@ from .environment import collect, usable_cores
 from .plan import Plan, plan_points
 from .progress import SweepProgress
 from .result import ParCompareResult, build_result, partial_result
-from .same_result import compare_results
+from .same_result import compare_all, compare_results
 from .statement import PreparedStatement, compile_plain, prepare, preset_n_jobs
 from .sweep import SweepData, sweep
 from .timer import StatementTimer
@@ -167,14 +167,15 @@ def _run(prepared, plan, namespace, runners, compiler, precision, progress):
 
 def _context(prepared, namespace, data: SweepData, configs, runners, timer):
     """Whether every point returned the baseline's result, and what the checks look at."""
-    results_equal, differing = None, ()
+    results_equal, differing, unchecked = None, (), ()
     base = configs[data.baseline_index]
     if timer.keep_values:
         names = {Point(c.backend, c.n_jobs): c.name for c in configs}
-        results_equal, points = compare_results(
-            timer.first_values, Point(base.backend, base.n_jobs)
-        )
+        baseline = Point(base.backend, base.n_jobs)
+        results_equal, points = compare_results(timer.first_values, baseline)
         differing = tuple(names.get(p, f"n_jobs={p.n_jobs}") for p in points)
+        comparisons = compare_all(timer.first_values, baseline).values()
+        unchecked = tuple(dict.fromkeys(p for c in comparisons for p in c.not_checked))
     context = checks.Context(
         events=tuple(data.events),
         runner_events=tuple(e for r in runners for e in r.events),
@@ -184,6 +185,7 @@ def _context(prepared, namespace, data: SweepData, configs, runners, timer):
         inner_threads=timer.inner_threads,
         environ={name: os.environ[name] for name in THREAD_VARIABLES if name in os.environ},
         differing=differing,
+        not_checked=unchecked,
         baseline_name=base.name,
     )
     return results_equal, context

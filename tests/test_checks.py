@@ -223,3 +223,12 @@ def test_a_threading_call_in_the_kernel_is_no_oversubscription(tiny):
         assert parallel.worker_runnable_threads == 1
         assert not any(w.startswith("oversubscription") for w in r.warnings)
         assert "oversubscription" not in r.verdict
+
+
+def test_what_cannot_be_compared_is_not_checked_never_different(tiny):
+    """A result holding a function: the arrays are compared, the function is not checked."""
+    r = run(tiny, "(cross_val_score(SVC(), X, y, cv=3), lambda: None)")
+    assert r.results_equal is True
+    assert not any("different result" in w for w in r.warnings)
+    note = next(w for w in r.warnings if w.startswith("some parts of the results"))
+    assert "[1]" in note and "function" in note

@@ -32,6 +32,7 @@ from .ran import (
     pool_per_call,
     preset_n_jobs,
     ran_sequentially,
+    results_not_checked,
     same_n_jobs_everywhere,
     setup_n_jobs,
 )
@@ -78,6 +79,7 @@ OBSERVED_CHECKS: tuple[Check, ...] = (
     per_point(pool_per_call),
     runner_events,
     different_result,
+    results_not_checked,
 )
 # Checks of the timings alone: all that a result built from timings gets (tests, the partial
 # chart of the progress display).

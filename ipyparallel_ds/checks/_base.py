@@ -37,7 +37,8 @@ class Context:
 
     ``events`` come from the sweep, ``runner_events`` from the backends; ``preset`` maps
     objects built before the statement with n_jobs set to that value; ``differing`` names the
-    points whose result was not the baseline's; ``environ`` holds the user's thread variables.
+    points whose result was not the baseline's and ``not_checked`` the parts of the results
+    that could not be compared; ``environ`` holds the user's thread variables.
     """
 
     usable: int | None = None
@@ -49,6 +50,7 @@ class Context:
     inner_threads: int | None = None
     environ: Mapping[str, str] = field(default_factory=dict)
     differing: tuple[str, ...] = ()
+    not_checked: tuple[str, ...] = ()  # parts of the results that could not be compared
     baseline_name: str = ""
 
 

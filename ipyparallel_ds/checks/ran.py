@@ -12,6 +12,7 @@ from ..backends import traits
 from ..timing import ConfigTiming
 from ._base import Context, Finding, finding, observed_points, parallel_point
 
+MAX_PARTS_SHOWN = 3
 # A serial run that keeps this many cores busy on average runs threads of its own.
 THREADED_CORES = 1.3
 
@@ -262,3 +263,18 @@ def different_result(configs: Sequence[ConfigTiming], context: Context) -> Itera
             "code does not compute the same thing.",
             differing=list(context.differing),
         )
+
+
+def results_not_checked(configs: Sequence[ConfigTiming], context: Context) -> Iterator[Finding]:
+    """Parts of the results that could not be compared: said as such, never as different."""
+    if context.differing or not context.not_checked:
+        return
+    parts = context.not_checked
+    shown = ", ".join(parts[:MAX_PARTS_SHOWN]) + (", ..." if len(parts) > MAX_PARTS_SHOWN else "")
+    yield finding(
+        results_not_checked,
+        f"some parts of the results could not be compared (not checked: {shown}), so the "
+        "same-result check says nothing about them: functions, figures, random seeds and an "
+        "object the statement changes in place are not compared.",
+        not_checked=list(parts),
+    )
