@@ -13,6 +13,11 @@ import contextlib
 import os
 import threading
 import time
+from typing import Any
+
+from ._events import OverMemoryLimit
+from ._format import format_bytes
+from ._points import Point, point_name
 
 # Sampling costs about a millisecond per process; the interval is chosen so that the sampler
 # uses at most this share of the machine, between the bounds below.
@@ -164,3 +169,30 @@ def available_memory() -> tuple[float, str]:
                 available, source = max(left, 0.0), "memory left under the cgroup limit"
         break
     return available, source
+
+
+def memory_limit(observer: Any, max_memory: tuple[str, float]):
+    """``skip(point, workers)`` for the sweep: an :class:`OverMemoryLimit` when a point's
+    estimated peak memory exceeds ``--max-memory``; None when memory is not sampled (nothing
+    to estimate from)."""
+    if observer.tree is None:
+        return None
+    kind, amount = max_memory
+    available, source = available_memory()
+    in_use = observer.tree.kernel() + sum(observer.tree.children().values())
+    limit = amount if kind == "bytes" else amount * (available + in_use)
+    where = (
+        "as given"
+        if kind == "bytes"
+        else f"{amount:.0%} of the {format_bytes(available + in_use)} the kernel and its "
+        f"workers can use ({source})"
+    )
+
+    def skip(point: Point, workers: int) -> OverMemoryLimit | None:
+        estimate = observer.estimate_peak(workers)
+        if estimate is None or estimate[0] <= limit:
+            return None
+        name = point_name(point.backend, point.n_jobs, workers)
+        return OverMemoryLimit(name, estimate[0], estimate[1], limit, where)
+
+    return skip

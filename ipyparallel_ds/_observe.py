@@ -17,11 +17,11 @@ from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
 
-from ._events import OverMemoryLimit
 from ._format import format_bytes
-from ._memory import PeakSampler, ProcessTree, available_memory
-from ._points import Point, point_name
+from ._memory import PeakSampler, ProcessTree
+from ._points import Point
 from ._threads import RunnableSampler
+from ._worker_calls import WorkerCall, recording_in_workers
 from .backends import backend_name, traits
 from .timing import SEQUENTIAL_FALLBACK
 
@@ -58,6 +58,7 @@ class PointObservation:
     active_pids: set[int] = field(default_factory=set)
     active_threads: set[int] = field(default_factory=set)
     worker_pids_per_run: list[frozenset[int]] = field(default_factory=list)
+    worker_calls: list[WorkerCall] = field(default_factory=list)  # made inside the workers
     peak_memory: float = 0.0
     peak_children_memory: float = 0.0
     peak_rss: float = 0.0
@@ -87,6 +88,17 @@ class PointObservation:
     @property
     def effective_n_jobs(self) -> list[int]:
         return sorted({c.n_jobs for c in self.calls if c.depth == 0})
+
+    @property
+    def worker_parallel_calls(self) -> int:
+        """joblib calls made inside the workers per call of the statement (rounded)."""
+        if not self.statement_calls:
+            return 0
+        return round(len(self.worker_calls) / self.statement_calls)
+
+    @property
+    def worker_effective_n_jobs(self) -> list[int]:
+        return sorted({c.n_jobs for c in self.worker_calls if c.depth == 0})
 
     @property
     def nested_calls(self) -> int:
@@ -162,12 +174,15 @@ class Observer:
             Parallel.__call__ = original
 
     def __enter__(self) -> Observer:
-        self._patch = self._counting_parallel_calls()
-        self._patch.__enter__()
+        self._stack = ExitStack()
+        with self._stack as stack:  # closed again at once only if entering fails
+            stack.enter_context(self._counting_parallel_calls())
+            self._in_workers = stack.enter_context(recording_in_workers())
+            self._stack = stack.pop_all()
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self._patch.__exit__(*exc_info)
+        self._stack.__exit__(*exc_info)
 
     # -- CPU snapshots -----------------------------------------------------------------
     def _children(self) -> dict[int, float]:
@@ -236,6 +251,9 @@ class Observer:
         unset and is not accounted.
         """
         record = RunRecord()
+        in_workers = getattr(self, "_in_workers", None)
+        if in_workers is not None:
+            in_workers.new()  # calls of the first call and warm-up are not this run's
         with ExitStack() as stack:
             snapshot = (
                 len(self._records),
@@ -292,6 +310,9 @@ class Observer:
         kernel_cpu = self._kernel_cpu() - kernel_before - sampler_cpu
         value.cpu_time += max(kernel_cpu, 0.0) + child_cpu
         value.worker_pids_per_run.append(frozenset(children_after) - {os.getpid()})
+        in_workers = getattr(self, "_in_workers", None)
+        if in_workers is not None:
+            value.worker_calls.extend(in_workers.new())
 
     def fields(self, config, observed_workers: bool = True):
         """``config`` with what was observed over its timed runs filled in; with
@@ -312,6 +333,9 @@ class Observer:
             cpu_time=value.cpu_time,
             effective_n_jobs=tuple(value.effective_n_jobs),
             nested_calls=value.nested_calls,
+            worker_parallel_calls=value.worker_parallel_calls if observed_workers else None,
+            worker_effective_n_jobs=tuple(value.worker_effective_n_jobs),
+            worker_backend_used=", ".join(sorted({c.backend for c in value.worker_calls})),
             pool_changed=value.pool_changed and config.workers > 1,
             runnable_threads=value.runnable_mean,
             peak_runnable_threads=value.runnable_peak if value.runnable_samples else None,
@@ -368,30 +392,3 @@ class Observer:
             f"kernel {format_bytes(kernel)} + {workers} workers x "
             f"{format_bytes(per_worker)} ({how})"
         )
-
-
-def memory_limit(observer: Observer, max_memory: tuple[str, float]):
-    """``skip(point, workers)`` for the sweep: an :class:`OverMemoryLimit` when a point's
-    estimated peak memory exceeds ``--max-memory``; None when memory is not sampled (nothing
-    to estimate from)."""
-    if observer.tree is None:
-        return None
-    kind, amount = max_memory
-    available, source = available_memory()
-    in_use = observer.tree.kernel() + sum(observer.tree.children().values())
-    limit = amount if kind == "bytes" else amount * (available + in_use)
-    where = (
-        "as given"
-        if kind == "bytes"
-        else f"{amount:.0%} of the {format_bytes(available + in_use)} the kernel and its "
-        f"workers can use ({source})"
-    )
-
-    def skip(point: Point, workers: int) -> OverMemoryLimit | None:
-        estimate = observer.estimate_peak(workers)
-        if estimate is None or estimate[0] <= limit:
-            return None
-        name = point_name(point.backend, point.n_jobs, workers)
-        return OverMemoryLimit(name, estimate[0], estimate[1], limit, where)
-
-    return skip

@@ -15,8 +15,8 @@ from typing import Any
 
 from . import _options, _pools, _validate, backends, checks
 from ._events import Interrupted
-from ._memory import MAX_INTERVAL, ProcessTree, sampling_interval
-from ._observe import Observer, memory_limit
+from ._memory import MAX_INTERVAL, ProcessTree, memory_limit, sampling_interval
+from ._observe import Observer
 from ._points import Point
 from ._threads import THREAD_VARIABLES, with_threads
 from .environment import collect, usable_cores

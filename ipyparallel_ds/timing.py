@@ -57,6 +57,11 @@ class ConfigTiming:
     cpu_time: float = math.nan
     effective_n_jobs: tuple[int, ...] = ()
     nested_calls: int = 0
+    # joblib calls the tasks made inside loky's worker processes (per call of the statement),
+    # their effective n_jobs and backends; None/empty when not observed.
+    worker_parallel_calls: int | None = None
+    worker_effective_n_jobs: tuple[int, ...] = ()
+    worker_backend_used: str = ""
     pool_changed: bool = False
     # Memory over the timed runs (NaN when not sampled), in bytes, by ``memory_method``.
     peak_memory: float = math.nan
@@ -191,7 +196,13 @@ class ConfigTiming:
         """Raw fields and derived statistics as plain Python values."""
         data = asdict(self)
         data["speedup_ci"] = list(self.speedup_ci)
-        for name in ("all_runs", "warmup_calls", "paired_baseline", "effective_n_jobs"):
+        for name in (
+            "all_runs",
+            "warmup_calls",
+            "paired_baseline",
+            "effective_n_jobs",
+            "worker_effective_n_jobs",
+        ):
             data[name] = list(data[name])
         data.update(
             cpu_utilisation=self.cpu_utilisation,

@@ -232,3 +232,22 @@ def test_what_cannot_be_compared_is_not_checked_never_different(tiny):
     assert not any("different result" in w for w in r.warnings)
     note = next(w for w in r.warnings if w.startswith("some parts of the results"))
     assert "[1]" in note and "function" in note
+
+
+def test_joblib_calls_inside_the_workers_are_recorded(tiny):
+    """Parallelism guide, nested parallelism: a forest with its own n_jobs inside
+    cross_val_score's workers. Its calls happen in the workers, out of the kernel's sight;
+    each worker records them."""
+    tiny.run_cell("from sklearn.ensemble import RandomForestClassifier").raise_error()
+    forest = "RandomForestClassifier(n_estimators=20, n_jobs=2, random_state=0)"
+    r = run(tiny, f"cross_val_score({forest}, X, y, cv=3)")
+    serial, parallel = r.configs
+    assert serial.worker_parallel_calls == 0  # the baseline runs the folds in the kernel
+    assert parallel.worker_parallel_calls >= 3  # each fold fits (and scores) in a worker
+    assert parallel.worker_effective_n_jobs == (2,)
+    assert parallel.worker_backend_used == "threading"
+    warning = next(w for w in r.warnings if w.startswith("nested parallelism"))
+    assert "made joblib calls of their own with n_jobs=2 (threading)" in warning
+    plain = run(tiny, "cross_val_score(SVC(), X, y, cv=4)")
+    assert plain.configs[1].worker_parallel_calls == 0
+    assert not any(w.startswith("nested parallelism") for w in plain.warnings)

@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("points", ("_points", "timing")),
     ("options", ("_options", "_validate")),
-    ("observing", ("_memory", "_threads", "_observe")),
+    ("observing", ("_memory", "_threads", "_worker_calls", "_observe")),
     ("measuring", ("statement", "timer", "plan", "progress", "sweep")),
     ("analysing", ("scaling", "same_result")),
     (

@@ -161,7 +161,25 @@ def pool_changed(config: ConfigTiming, context: Context) -> Finding | None:
 
 
 def nested_workers(config: ConfigTiming, context: Context) -> Finding | None:
-    if not parallel_point(config) or not _more_workers_than_asked(config):
+    """Workers that ran parallel work of their own: joblib calls made inside them with more
+    than one worker (recorded in each worker), or more processes or threads doing work than
+    workers asked for."""
+    if not parallel_point(config):
+        return None
+    inner = max(config.worker_effective_n_jobs, default=1)
+    if inner > 1:
+        backends = config.worker_backend_used or "joblib"
+        return finding(
+            nested_workers,
+            f"nested parallelism: at {config.name} the {config.workers} workers made joblib "
+            f"calls of their own with n_jobs={inner} ({backends}), so up to "
+            f"{config.workers * inner} processes or threads worked at once for "
+            f"{config.workers} requested workers. Set n_jobs on one level only.",
+            workers=config.workers,
+            inner_n_jobs=inner,
+            worker_backends=backends,
+        )
+    if not _more_workers_than_asked(config):
         return None
     return finding(
         nested_workers,
@@ -173,14 +191,18 @@ def nested_workers(config: ConfigTiming, context: Context) -> Finding | None:
     )
 
 
+def _nested(config: ConfigTiming) -> bool:
+    inner = max(config.worker_effective_n_jobs, default=1)
+    return parallel_point(config) and (inner > 1 or _more_workers_than_asked(config))
+
+
 def _more_workers_than_asked(config: ConfigTiming) -> bool:
     return config.workers_used is not None and config.workers_used > config.workers
 
 
 def nested_n_jobs(configs: Sequence[ConfigTiming], context: Context) -> Iterator[Finding]:
     """n_jobs set on a call inside another call that sets it (unless already seen)."""
-    seen = any(parallel_point(c) and _more_workers_than_asked(c) for c in configs)
-    if context.nested_n_jobs and not seen:
+    if context.nested_n_jobs and not any(_nested(c) for c in configs):
         yield finding(
             nested_n_jobs,
             "nested parallelism: the statement sets n_jobs on a call inside another call "
@@ -204,7 +226,7 @@ def oversubscription(config: ConfigTiming, context: Context) -> Finding | None:
         causes.append(f"you set {', '.join(user_set)}, which overrides joblib's limit")
     if config.ran_threads:
         causes.append("the threading backend does not limit BLAS/OpenMP threads")
-    if context.nested_n_jobs or (config.workers_used or 0) > config.workers:
+    if context.nested_n_jobs or _nested(config):
         causes.append("n_jobs is nested, so workers start workers of their own")
     if config.workers > usable:
         causes.append(f"{config.workers} workers were asked for on {usable} usable cores")
