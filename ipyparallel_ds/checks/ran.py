@@ -134,11 +134,17 @@ def baseline_ran_in_parallel(config: ConfigTiming, context: Context) -> Finding 
     ran = max(config.effective_n_jobs, default=1)
     if config.workers > 1 or not config.parallel_calls or ran <= 1:
         return None
+    if context.preset:
+        named = ", ".join(f"{name} has n_jobs={value}" for name, value in context.preset.items())
+        why = f"an n_jobs set before the statement wins over the value asked ({named})"
+    elif config.ran_threads and not config.ran_processes:
+        why = "the library runs joblib's threading backend with a thread count of its own"
+    else:
+        why = "an n_jobs set elsewhere (inside the library, or on an object) wins"
     return finding(
         baseline_ran_in_parallel,
         f"at {config.name} joblib ran the statement's parallel calls with up to {ran} "
-        "workers: an n_jobs set elsewhere (on an object or a dict of parameters, or inside "
-        "the library) wins over the value asked, so this baseline is not a serial run.",
+        f"workers: {why}, so this baseline is not a serial run.",
         asked=config.n_jobs,
         effective_n_jobs=list(config.effective_n_jobs),
     )
