@@ -324,7 +324,8 @@ class Observer:
         backend = ", ".join(value.backends) if value.calls else "none"
         if value.calls and value.effective_n_jobs == [1]:
             backend = f"{SEQUENTIAL_FALLBACK} ({backend})"  # joblib's one-worker fallback
-        used = value.workers_used(threads) if config.workers > 1 else 1
+        # Counted at every point: a serial value's library can run threads of its own.
+        used = value.workers_used(threads)
         return replace(
             config,
             backend_used=backend,

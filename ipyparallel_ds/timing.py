@@ -164,8 +164,11 @@ class ConfigTiming:
 
     @property
     def ran_sequentially(self) -> bool:
-        """Whether joblib ran every parallel call with one worker (its sequential fallback)."""
-        return self.backend_used.startswith(SEQUENTIAL_FALLBACK)
+        """Whether joblib ran every parallel call with one worker (its sequential fallback),
+        as observed: every top-level call's effective n_jobs was 1."""
+        if self.parallel_calls is not None:
+            return self.effective_n_jobs == (1,)
+        return self.backend_used.startswith(SEQUENTIAL_FALLBACK + " (")
 
     @property
     def ran_threads(self) -> bool:
