@@ -304,13 +304,17 @@ def test_state_is_restored_inside_a_user_parallel_config(run, ip):
         assert joblib_config() == before
 
 
+# A Ctrl-C, as the statement raises it when it runs at n_jobs=2.
+STOP_AT_TWO = """\
+from joblib import Parallel
+def stop_at_two():
+    if Parallel().n_jobs == 2:
+        raise KeyboardInterrupt
+"""
+
+
 def test_interrupt_returns_what_was_measured(run, ip, state):
-    ip.run_cell(
-        "from joblib import Parallel\n"
-        "def stop_at_two():\n"
-        "    if Parallel().n_jobs == 2:\n"
-        "        raise KeyboardInterrupt\n"
-    ).raise_error()
+    ip.run_cell(STOP_AT_TWO).raise_error()
     state.mark()
     if run.kind == "magic":  # the cell stops, as after any Ctrl-C; the result is kept
         with pytest.raises(KeyboardInterrupt) as info:
@@ -368,12 +372,7 @@ def test_real_ctrl_c_during_parallel_work_keeps_state(ip, state):
 def test_ctrl_c_shows_the_partial_table_then_stops_the_cell(ip, capsys):
     """IPython's rule: a magic must not swallow KeyboardInterrupt. The rest of the cell does
     not run, the partial table is printed, and the partial result is reachable."""
-    ip.run_cell(
-        "from joblib import Parallel\n"
-        "def stop_at_two():\n"
-        "    if Parallel().n_jobs == 2:\n"
-        "        raise KeyboardInterrupt\n"
-    ).raise_error()
+    ip.run_cell(STOP_AT_TWO).raise_error()
     outcome = ip.run_cell("%parcompare -j 1,2 -n1 -r1 stop_at_two()\nafter_the_magic = 1\n")
     assert isinstance(outcome.error_in_exec, KeyboardInterrupt)
     assert "after_the_magic" not in ip.user_ns
