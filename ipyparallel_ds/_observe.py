@@ -217,7 +217,9 @@ class Observer:
 
     def _threads(self) -> dict[int, float]:
         python_threads = {
-            t.native_id for t in threading.enumerate() if t.name != "parcompare-memory"
+            t.native_id
+            for t in threading.enumerate()
+            if t.name not in ("parcompare-memory", "parcompare-threads")
         }
         main = threading.main_thread().native_id
         return {
@@ -271,7 +273,7 @@ class Observer:
             runnable = stack.enter_context(RunnableSampler(skip=ours))
             yield record
         if record.seconds is not None:
-            self._account(point, record.seconds, loops, snapshot, sampler)
+            self._account(point, record.seconds, loops, snapshot, sampler, runnable.cpu_time)
             self._account_threads(point, runnable)
 
     def _account_threads(self, point: Any, runnable: RunnableSampler) -> None:
@@ -283,7 +285,9 @@ class Observer:
             value.runnable_peak_in_a_child, runnable.peak_in_a_child
         )
 
-    def _account(self, point: Any, seconds: float, loops: int, snapshot: tuple, sampler) -> None:
+    def _account(
+        self, point: Any, seconds: float, loops: int, snapshot: tuple, sampler, own_cpu: float
+    ) -> None:
         """Account a timed run of ``loops`` calls that took ``seconds``."""
         first_record, kernel_before, children_before, threads_before = snapshot
         value = self.values.setdefault(point, PointObservation())
@@ -293,7 +297,7 @@ class Observer:
             value.peak_rss = sampler.peak_rss
         if sampler is not None and sampler.with_children:
             value.idle_children_memory = sum(self.tree.children().values())
-        sampler_cpu = sampler.cpu_time if sampler is not None else 0.0
+        sampler_cpu = own_cpu + (sampler.cpu_time if sampler is not None else 0.0)
         value.calls.extend(self._records[first_record:])
         value.statement_calls += loops
         threshold = max(_MIN_CPU_SECONDS, _MIN_CPU_SHARE * seconds)

@@ -134,6 +134,7 @@ class RunnableSampler:
         self.total = 0
         self.peak = 0
         self.peak_in_a_child = 0
+        self.cpu_time = 0.0  # the sampler's own CPU time, kept out of the statement's
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="parcompare-threads", daemon=True)
 
@@ -144,6 +145,7 @@ class RunnableSampler:
     def _run(self) -> None:
         import psutil
 
+        start = time.thread_time()
         me = psutil.Process(os.getpid())
         self.skip.add(threading.get_native_id())
         children: list[int] = []
@@ -164,6 +166,7 @@ class RunnableSampler:
                 self.peak = max(self.peak, running)
                 self.peak_in_a_child = max([self.peak_in_a_child, *in_children])
             self._stop.wait(RUNNABLE_INTERVAL)
+        self.cpu_time = time.thread_time() - start
 
     def __enter__(self) -> RunnableSampler:
         if os.path.isdir("/proc/self/task"):
