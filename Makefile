@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 
 BENCH  := .venv-bench
 
-.PHONY: demo test docs notebooks lint bench clean
+.PHONY: demo test docs notebooks corpus lint bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "ipyparallel_ds needs Python >= 3.10, found " + sys.version.split()[0]'
@@ -38,6 +38,11 @@ docs: $(VENV)/.installed-test
 # committed outputs come from a real run.
 notebooks: $(VENV)/.installed-test
 	cd notebooks && for nb in *.ipynb; do ../$(BIN)/jupyter-execute --inplace --timeout=600 "$$nb" || exit 1; done
+
+# Run the corpus of real scikit-learn usages and write what ran and what was said for each to
+# docs/corpus.md (on a quiet machine, like the notebooks).
+corpus: $(VENV)/.installed-test
+	$(BIN)/python tests/corpus_table.py
 
 # Benchmarks run in their own environment, with the peer extensions they compare against.
 $(BENCH)/.installed: pyproject.toml

@@ -9,15 +9,14 @@ is reported with every figure.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
 import time
 from typing import Any
 
 from ._events import OverMemoryLimit
 from ._format import format_bytes
 from ._points import Point, point_name
+from ._sampling import SAMPLER_PREFIX, Sampler
 
 # Sampling costs about a millisecond per process; the interval is chosen so that the sampler
 # uses at most this share of the machine, between the bounds below.
@@ -86,26 +85,25 @@ class ProcessTree:
         return time.perf_counter() - start
 
 
-class PeakSampler:
+class PeakSampler(Sampler):
     """Samples the tree in a background thread and keeps the peak of the total.
 
     ``with_children`` False counts the kernel only (a serial run uses no workers, and idle
     workers of another n_jobs value are not its memory).
     """
 
+    thread_name = SAMPLER_PREFIX + "memory"
+
     def __init__(self, tree: ProcessTree, interval: float, with_children: bool) -> None:
+        super().__init__(interval)
         self.tree = tree
-        self.interval = interval
         self.with_children = with_children
         self.peak = 0.0
         self.peak_children = 0.0
         self.peak_rss = 0.0
         self.samples = 0
-        self.cpu_time = 0.0  # the sampler's own CPU time, to keep it out of the statement's
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="parcompare-memory", daemon=True)
 
-    def _sample(self) -> None:
+    def sample(self) -> None:
         kernel = self.tree.kernel()
         children = self.tree.children() if self.with_children else {}
         total = kernel + sum(children.values())
@@ -114,25 +112,6 @@ class PeakSampler:
             self.peak = total
             self.peak_children = sum(children.values())
             self.peak_rss = self.tree.rss_total() if self.with_children else self.tree.rss()
-
-    def _run(self) -> None:
-        start = time.thread_time()
-        while not self._stop.is_set():
-            # a process that vanishes mid-sample is simply missing from the next one
-            with contextlib.suppress(Exception):
-                self._sample()
-            self._stop.wait(self.interval)
-        self.cpu_time = time.thread_time() - start
-
-    def __enter__(self) -> PeakSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join()
-        with contextlib.suppress(Exception):
-            self._sample()  # one last sample, so that a very short run has at least one
 
 
 def sampling_interval(cost: float, cores: int) -> float | None:

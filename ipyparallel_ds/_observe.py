@@ -8,6 +8,7 @@ always puts it back). None of this runs inside the timed region.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
@@ -18,26 +19,24 @@ from itertools import pairwise
 from typing import Any
 
 from ._format import format_bytes
+from ._joblib_calls import (
+    CallRecord,
+    ClusterCalls,
+    WorkerCall,
+    counting_calls,
+    recording_in_workers,
+)
 from ._memory import PeakSampler, ProcessTree
 from ._points import Point
-from ._threads import RunnableSampler
-from ._worker_calls import WorkerCall, recording_in_workers
-from .backends import backend_name, traits
+from ._sampling import SAMPLER_PREFIX
+from ._threads import RunnableCounts, RunnableSampler
+from .backends import traits
 from .timing import SEQUENTIAL_FALLBACK
 
 # A process or thread did work in a run if it used at least this much CPU: 5 ms, or 2 % of
 # the run's wall time, whichever is more (idle workers and helper threads use far less).
 _MIN_CPU_SECONDS = 0.005
 _MIN_CPU_SHARE = 0.02
-
-
-@dataclass
-class CallRecord:
-    """One ``joblib.Parallel`` call made in the kernel."""
-
-    backend: str
-    n_jobs: int
-    depth: int  # 0 for a top-level call, 1+ when made inside another Parallel call
 
 
 @dataclass
@@ -59,20 +58,14 @@ class PointObservation:
     active_threads: set[int] = field(default_factory=set)
     worker_pids_per_run: list[frozenset[int]] = field(default_factory=list)
     worker_calls: list[WorkerCall] = field(default_factory=list)  # made inside the workers
+    workers_watched: bool = False  # whether the calls inside the workers were recorded
     peak_memory: float = 0.0
     peak_children_memory: float = 0.0
     peak_rss: float = 0.0
     idle_children_memory: float = 0.0
     first_call_memory: float = 0.0
     # Threads running or ready to run, counted during the timed runs (RunnableSampler).
-    runnable_samples: int = 0
-    runnable_total: int = 0
-    runnable_peak: int = 0
-    runnable_peak_in_a_child: int = 0
-
-    @property
-    def runnable_mean(self) -> float:
-        return self.runnable_total / self.runnable_samples if self.runnable_samples else math.nan
+    runnable: RunnableCounts = field(default_factory=RunnableCounts)
 
     @property
     def backends(self) -> list[str]:
@@ -130,9 +123,10 @@ class Observer:
         import psutil
 
         self._process = psutil.Process(os.getpid())
-        self._local = threading.local()
         self._records: list[CallRecord] = []
         self.values: dict[Any, PointObservation] = {}
+        self._clusters: dict[Any, ClusterCalls] = {}  # points whose cluster keeps its calls
+        self._on_cluster: set[Any] = set()
         self._worker_pids: dict[int, bool] = {}
         self.workers = workers or {}
         self.memory_interval = memory_interval
@@ -146,43 +140,47 @@ class Observer:
     def memory_method(self) -> str:
         return self.tree.method if self.tree is not None else ""
 
-    # -- joblib calls ------------------------------------------------------------------
-    @contextmanager
-    def _counting_parallel_calls(self) -> Iterator[None]:
-        from joblib.parallel import Parallel
-
-        original = Parallel.__call__
-        observer = self
-
-        def observed_call(parallel, iterable):
-            depth = getattr(observer._local, "depth", 0)
-            try:
-                n_jobs = int(parallel._effective_n_jobs())
-            except Exception:  # an invalid n_jobs: let joblib raise its own error
-                n_jobs = -1
-            observer._records.append(CallRecord(backend_name(parallel._backend), n_jobs, depth))
-            observer._local.depth = depth + 1
-            try:
-                return original(parallel, iterable)
-            finally:
-                observer._local.depth = depth
-
-        Parallel.__call__ = observed_call
-        try:
-            yield
-        finally:
-            Parallel.__call__ = original
-
     def __enter__(self) -> Observer:
         self._stack = ExitStack()
         with self._stack as stack:  # closed again at once only if entering fails
-            stack.enter_context(self._counting_parallel_calls())
+            stack.enter_context(counting_calls(self._records))
             self._in_workers = stack.enter_context(recording_in_workers())
             self._stack = stack.pop_all()
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self._stack.__exit__(*exc_info)
+        try:
+            for calls in {id(c.runner): c for c in self._clusters.values()}.values():
+                with contextlib.suppress(Exception):  # a cluster that is gone needs nothing
+                    calls.release()
+        finally:
+            self._stack.__exit__(*exc_info)
+
+    # -- calls inside the workers --------------------------------------------------------
+    def watch_workers(self, point: Any, runner: Any) -> None:
+        """Once a point's workers have started: a cluster's workers keep their joblib calls
+        (local pools record theirs from the start). A cluster whose workers cannot (no
+        ipyparallel_ds there) is not observed inside."""
+        if not runner.is_cluster:
+            return
+        self._on_cluster.add(point)
+        try:
+            self._clusters[point] = ClusterCalls(runner)
+        except Exception:
+            self._clusters.pop(point, None)
+
+    def _calls_inside(self, point: Any):
+        """Where the calls made inside the point's workers are read, None when nowhere."""
+        if point in self._on_cluster:
+            return self._clusters.get(point)
+        return getattr(self, "_in_workers", None)
+
+    @staticmethod
+    def _new_calls(source) -> list[WorkerCall] | None:
+        try:
+            return source.new()
+        except Exception:  # a cluster worker that died: its calls are lost
+            return None
 
     # -- CPU snapshots -----------------------------------------------------------------
     def _children(self) -> dict[int, float]:
@@ -217,9 +215,7 @@ class Observer:
 
     def _threads(self) -> dict[int, float]:
         python_threads = {
-            t.native_id
-            for t in threading.enumerate()
-            if t.name not in ("parcompare-memory", "parcompare-threads")
+            t.native_id for t in threading.enumerate() if not t.name.startswith(SAMPLER_PREFIX)
         }
         main = threading.main_thread().native_id
         return {
@@ -253,9 +249,9 @@ class Observer:
         unset and is not accounted.
         """
         record = RunRecord()
-        in_workers = getattr(self, "_in_workers", None)
-        if in_workers is not None:
-            in_workers.new()  # calls of the first call and warm-up are not this run's
+        inside = self._calls_inside(point)
+        if inside is not None:
+            self._new_calls(inside)  # calls of the first call and warm-up are not this run's
         with ExitStack() as stack:
             snapshot = (
                 len(self._records),
@@ -269,21 +265,13 @@ class Observer:
                 sampler = stack.enter_context(
                     PeakSampler(self.tree, self.memory_interval, with_children)
                 )
-            ours = {sampler._thread.native_id} if sampler is not None else set()
+            ours = {sampler.native_id} if sampler is not None else set()
             runnable = stack.enter_context(RunnableSampler(skip=ours))
             yield record
         if record.seconds is not None:
             self._account(point, record.seconds, loops, snapshot, sampler, runnable.cpu_time)
-            self._account_threads(point, runnable)
-
-    def _account_threads(self, point: Any, runnable: RunnableSampler) -> None:
-        value = self.values[point]
-        value.runnable_samples += runnable.samples
-        value.runnable_total += runnable.total
-        value.runnable_peak = max(value.runnable_peak, runnable.peak)
-        value.runnable_peak_in_a_child = max(
-            value.runnable_peak_in_a_child, runnable.peak_in_a_child
-        )
+            self._account_inside(point, inside)
+            self.values[point].runnable.add(runnable.counts)
 
     def _account(
         self, point: Any, seconds: float, loops: int, snapshot: tuple, sampler, own_cpu: float
@@ -314,9 +302,13 @@ class Observer:
         kernel_cpu = self._kernel_cpu() - kernel_before - sampler_cpu
         value.cpu_time += max(kernel_cpu, 0.0) + child_cpu
         value.worker_pids_per_run.append(frozenset(children_after) - {os.getpid()})
-        in_workers = getattr(self, "_in_workers", None)
-        if in_workers is not None:
-            value.worker_calls.extend(in_workers.new())
+
+    def _account_inside(self, point: Any, inside) -> None:
+        calls = self._new_calls(inside) if inside is not None else None
+        if calls is not None:
+            value = self.values[point]
+            value.worker_calls.extend(calls)
+            value.workers_watched = True
 
     def fields(self, config, observed_workers: bool = True):
         """``config`` with what was observed over its timed runs filled in; with
@@ -338,19 +330,27 @@ class Observer:
             cpu_time=value.cpu_time,
             effective_n_jobs=tuple(value.effective_n_jobs),
             nested_calls=value.nested_calls,
-            worker_parallel_calls=value.worker_parallel_calls if observed_workers else None,
+            worker_parallel_calls=value.worker_parallel_calls if value.workers_watched else None,
             worker_effective_n_jobs=tuple(value.worker_effective_n_jobs),
             worker_backend_used=", ".join(sorted({c.backend for c in value.worker_calls})),
             pool_changed=value.pool_changed and config.workers > 1,
-            runnable_threads=value.runnable_mean,
-            peak_runnable_threads=value.runnable_peak if value.runnable_samples else None,
-            worker_runnable_threads=(
-                value.runnable_peak_in_a_child
-                if value.runnable_samples and config.workers > 1 and observed_workers
-                else None
-            ),
+            **self._thread_fields(config, value, observed_workers),
             **self._memory_fields(config, value),
         )
+
+    @staticmethod
+    def _thread_fields(config, value: PointObservation, observed_workers: bool) -> dict:
+        counts = value.runnable
+        if not counts.samples:
+            return {}
+        in_workers = config.workers > 1 and observed_workers
+        return {
+            "runnable_threads": counts.mean,
+            "peak_runnable_threads": counts.peak,
+            "kernel_runnable_threads": counts.kernel_mean,
+            "worker_runnable_threads": counts.peak_in_a_child if in_workers else None,
+            "busy_worker_runnable_threads": counts.per_busy_child if in_workers else math.nan,
+        }
 
     def _memory_fields(self, config, value: PointObservation) -> dict:
         if self.tree is None or not value.peak_memory:

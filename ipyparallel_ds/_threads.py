@@ -7,11 +7,14 @@ import math
 import os
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
+
+from ._sampling import SAMPLER_PREFIX, Sampler
 
 __all__ = [
     "THREAD_VARIABLES",
+    "RunnableCounts",
     "RunnableSampler",
     "oversubscribed",
     "thread_pools",
@@ -117,63 +120,94 @@ def _runnable_threads(pid: int, skip: set[int]) -> int | None:
     return count
 
 
-class RunnableSampler:
+@dataclass
+class RunnableCounts:
+    """Threads running or ready to run, summed over the samples of one or more runs: over the
+    whole tree, in the kernel process, and in each child process that had at least one."""
+
+    samples: int = 0
+    total: int = 0
+    kernel: int = 0
+    peak: int = 0
+    peak_in_a_child: int = 0
+    busy_child_samples: int = 0  # (child, sample) pairs with at least one runnable thread
+    busy_child_threads: int = 0  # runnable threads over those pairs
+
+    def add(self, other: RunnableCounts) -> None:
+        for name in ("samples", "total", "kernel", "busy_child_samples", "busy_child_threads"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.peak = max(self.peak, other.peak)
+        self.peak_in_a_child = max(self.peak_in_a_child, other.peak_in_a_child)
+
+    def _per(self, count: int, samples: int) -> float:
+        return count / samples if samples else math.nan
+
+    @property
+    def mean(self) -> float:
+        """Threads at once over the tree, on average."""
+        return self._per(self.total, self.samples)
+
+    @property
+    def kernel_mean(self) -> float:
+        """Threads at once in the kernel process, on average."""
+        return self._per(self.kernel, self.samples)
+
+    @property
+    def per_busy_child(self) -> float:
+        """Threads at once in a child process while it ran any, on average."""
+        return self._per(self.busy_child_threads, self.busy_child_samples)
+
+
+class RunnableSampler(Sampler):
     """Counts, in a background thread, the threads of the kernel and of its child processes
     that are running or ready to run, every :data:`RUNNABLE_INTERVAL` seconds.
 
     More runnable threads than cores is oversubscription as it happens, whatever its cause
-    (nested n_jobs, threads inside a library, user thread settings). ``mean`` and ``peak`` are
-    over the whole tree; ``peak_in_a_child`` is the most seen at once in one child process
-    (a worker running threads of its own). Linux only: elsewhere ``samples`` stays 0.
-    ``skip`` holds thread ids not to count (the tool's own sampler threads).
+    (nested n_jobs, threads inside a library, user thread settings); a thread that waits for
+    a core still counts, so the count does not fall when the machine is loaded. ``counts``
+    splits them between the kernel and the child processes (workers running threads of their
+    own). Linux only: elsewhere ``counts.samples`` stays 0. ``skip`` holds thread ids not to
+    count (the tool's own sampler threads).
     """
 
+    thread_name = SAMPLER_PREFIX + "threads"
+    sample_on_exit = False  # from the main thread, the sample would count the main thread
+
     def __init__(self, skip: set[int] | None = None) -> None:
+        super().__init__(RUNNABLE_INTERVAL)
         self.skip = set(skip or ())
-        self.samples = 0
-        self.total = 0
-        self.peak = 0
-        self.peak_in_a_child = 0
-        self.cpu_time = 0.0  # the sampler's own CPU time, kept out of the statement's
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="parcompare-threads", daemon=True)
+        self.counts = RunnableCounts()
+        self._children: list[int] = []
+        self._refreshed = -math.inf
 
-    @property
-    def mean(self) -> float:
-        return self.total / self.samples if self.samples else math.nan
+    def available(self) -> bool:
+        return os.path.isdir("/proc/self/task")
 
-    def _run(self) -> None:
+    def started(self) -> None:
         import psutil
 
-        start = time.thread_time()
-        me = psutil.Process(os.getpid())
+        self._me = psutil.Process(os.getpid())
         self.skip.add(threading.get_native_id())
-        children: list[int] = []
-        refreshed = -math.inf
-        while not self._stop.is_set():
-            now = time.monotonic()
-            if now - refreshed > _REFRESH_PROCESSES:
-                with contextlib.suppress(psutil.Error):
-                    children = [c.pid for c in me.children(recursive=True)]
-                refreshed = now
-            kernel = _runnable_threads(me.pid, self.skip)
-            if kernel is not None:
-                counts = [_runnable_threads(pid, self.skip) for pid in children]
-                in_children = [c for c in counts if c is not None]
-                running = kernel + sum(in_children)
-                self.samples += 1
-                self.total += running
-                self.peak = max(self.peak, running)
-                self.peak_in_a_child = max([self.peak_in_a_child, *in_children])
-            self._stop.wait(RUNNABLE_INTERVAL)
-        self.cpu_time = time.thread_time() - start
 
-    def __enter__(self) -> RunnableSampler:
-        if os.path.isdir("/proc/self/task"):
-            self._thread.start()
-        return self
+    def sample(self) -> None:
+        import psutil
 
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
+        now = time.monotonic()
+        if now - self._refreshed > _REFRESH_PROCESSES:
+            with contextlib.suppress(psutil.Error):
+                self._children = [c.pid for c in self._me.children(recursive=True)]
+            self._refreshed = now
+        kernel = _runnable_threads(self._me.pid, self.skip)
+        if kernel is None:
+            return
+        in_children = [_runnable_threads(pid, self.skip) for pid in self._children]
+        busy = [c for c in in_children if c]
+        counts = self.counts
+        running = kernel + sum(busy)
+        counts.samples += 1
+        counts.total += running
+        counts.kernel += kernel
+        counts.peak = max(counts.peak, running)
+        counts.peak_in_a_child = max([counts.peak_in_a_child, *busy])
+        counts.busy_child_samples += len(busy)
+        counts.busy_child_threads += sum(busy)

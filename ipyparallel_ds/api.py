@@ -98,6 +98,13 @@ def run(
     return result
 
 
+def _cold_start(runner: backends.Runner, point: Point, observer: Observer) -> float:
+    """Make the point cold, then watch the calls inside its (fresh) workers."""
+    startup = runner.make_cold(point.n_jobs)
+    observer.watch_workers(point, runner)
+    return startup
+
+
 def _run(prepared, plan, namespace, runners, compiler, precision, progress):
     """The sweep and its result, and whether Ctrl-C stopped it."""
     by_name: dict[str, backends.Runner] = {r.name: r for r in runners}
@@ -125,7 +132,7 @@ def _run(prepared, plan, namespace, runners, compiler, precision, progress):
             timer,
             points=points,
             workers_of=workers.__getitem__,
-            cold_start=lambda point: by_name[point.backend].make_cold(point.n_jobs),
+            cold_start=lambda point: _cold_start(by_name[point.backend], point, observer),
             progress=progress,
             observer=observer,
             skip=memory_limit(observer, plan.max_memory),

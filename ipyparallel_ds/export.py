@@ -140,7 +140,9 @@ CONFIG_LOADERS: dict[str, Callable[[Any], Any]] = {
     "total_threads": _as_is,
     "runnable_threads": _number,
     "peak_runnable_threads": _as_is,
+    "kernel_runnable_threads": _number,
     "worker_runnable_threads": _as_is,
+    "busy_worker_runnable_threads": _number,
 }
 # One loader per stored field of the result but ``configs`` (derived ones are computed again).
 RESULT_LOADERS: dict[str, Callable[[Any], Any]] = {

@@ -77,11 +77,14 @@ class ConfigTiming:
     worker_threads: int | None = None
     total_threads: int | None = None
     # Threads of the kernel and its workers running or ready to run, counted every 10 ms
-    # during the timed runs: on average, at most, and at most in one worker process (NaN or
+    # during the timed runs: on average, at most, on average in the kernel process, at most
+    # in one worker process, and on average in a worker process while it ran any (NaN or
     # None when not counted: off Linux, or a remote cluster's workers).
     runnable_threads: float = math.nan
     peak_runnable_threads: int | None = None
+    kernel_runnable_threads: float = math.nan
     worker_runnable_threads: int | None = None
+    busy_worker_runnable_threads: float = math.nan
 
     @property
     def cpu_utilisation(self) -> float:

@@ -223,6 +223,7 @@ def test_dask_local_cluster_is_scaled_per_point_and_stopped(dask_ready, state):
     assert math.isnan(sequential.cluster_startup)  # no cluster
     assert one.cluster_startup > 0 and two.cluster_startup > 0
     assert two.backend_used == "dask" and two.workers_used == 2
+    assert two.worker_parallel_calls == 0  # recorded inside the workers: none there
     assert r.results_equal is True
     (cluster,) = r.clusters
     assert cluster["backend"] == "dask" and cluster["kind"] == "local"
@@ -238,6 +239,27 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+NESTED_FOREST = (
+    "cross_val_score(RandomForestClassifier(n_estimators=10, n_jobs=2, random_state=0), X, y, cv=3)"
+)
+
+
+@pytest.mark.parametrize("backend", ["dask", "ipyparallel"])
+def test_joblib_calls_inside_a_cluster_s_workers_are_recorded(tiny, state, backend):
+    """Parallelism guide, nested parallelism, on a cluster: the forest's own joblib calls run
+    in the cluster's workers; each worker keeps them, and the kernel fetches them."""
+    pytest.importorskip({"dask": "distributed"}.get(backend, backend))
+    tiny.run_cell("from sklearn.ensemble import RandomForestClassifier").raise_error()
+    state.mark()
+    r = magic(tiny, f"--backend {backend} --cluster local -j 2", NESTED_FOREST)
+    cluster = r.configs[-1]
+    assert cluster.backend == backend
+    assert cluster.worker_parallel_calls >= 3  # each fold's fit, in a worker
+    assert cluster.worker_effective_n_jobs == (2,)
+    assert "threading" in cluster.worker_backend_used
+    assert any(w.startswith("nested parallelism") for w in r.warnings)
 
 
 def test_existing_dask_cluster_is_measured_at_its_size_and_left_running(dask_ready):
@@ -265,8 +287,14 @@ def test_existing_dask_cluster_is_measured_at_its_size_and_left_running(dask_rea
         assert r.configs[1].workers_used is None  # not this kernel's processes to watch
         assert any("cannot be scaled from here" in w for w in r.warnings)
         assert r.clusters[0]["kind"] == "existing" and r.clusters[0]["address"] == address
+        assert r.configs[1].worker_parallel_calls == 0  # its workers recorded theirs
         assert port_open(address)  # not ours to stop
         assert scheduler.poll() is None and workers.poll() is None
+        with Client(address, timeout="60s", set_as_default=False) as client:
+            # joblib is put back in the cluster's workers once the sweep is over (a lambda is
+            # sent by value: the workers cannot import this test module)
+            names = client.run(lambda: __import__("joblib").Parallel.__call__.__qualname__)
+            assert set(names.values()) == {"Parallel.__call__"}
     finally:
         for process in (workers, scheduler):
             process.terminate()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 
 # -- what really ran, on real tiny workloads ---------------------------------------------
-def run(ip, stmt, n_jobs="1,2", setup=None):
-    options = f"-o -q -j {n_jobs} -n1 -r2"
+def run(ip, stmt, n_jobs="1,2", setup=None, backend=None):
+    options = f"-o -q -j {n_jobs} -n1 -r2" + (f" -b {backend}" if backend else "")
     if setup:
         return ip.run_cell_magic("parcompare", f"{options} {setup}", stmt + "\n")
     return ip.run_line_magic("parcompare", f"{options} {stmt}")
@@ -144,22 +146,47 @@ def test_every_event_kind_has_its_sentence():
         assert words in checks.EVENTS[type(event)](event).text
 
 
-def test_a_serial_run_that_used_several_cores_is_not_told_it_cannot():
-    """KMeans-like: no joblib call, but OpenMP threads kept 1.9 cores busy at n_jobs=1."""
-    from ipyparallel_ds import checks
+def _serial_observed(n_jobs, cpu, runnable=math.nan):
     from ipyparallel_ds.result import ConfigTiming
 
-    def observed(n_jobs, cpu):
-        runs = (0.5, 0.5, 0.5)
-        return ConfigTiming(n_jobs, n_jobs, 0.6, 1, runs, parallel_calls=0, cpu_time=cpu)
+    runs = (0.5, 0.5, 0.5)
+    return ConfigTiming(
+        n_jobs, n_jobs, 0.6, 1, runs, parallel_calls=0, cpu_time=cpu, runnable_threads=runnable
+    )
 
-    configs = [observed(1, 1.9 * 1.5), observed(2, 1.9 * 1.5)]
+
+def _no_call_text(cpu, runnable=math.nan):
+    from ipyparallel_ds import checks
+
+    configs = [_serial_observed(1, cpu, runnable), _serial_observed(2, cpu, runnable)]
     (found,) = checks.run(configs, checks.Context(usable=2), [checks.ran.no_parallel_call])
+    return found
+
+
+def test_a_serial_run_that_used_several_cores_is_not_told_it_cannot():
+    """KMeans-like: no joblib call, but OpenMP threads kept 1.9 cores busy at n_jobs=1
+    (threads not counted: the CPU time says it)."""
+    found = _no_call_text(1.9 * 1.5)
     assert found.numbers["cores_used"] == pytest.approx(1.9)
-    assert "already used 1.9 cores" in found.text and "Only code" not in found.text
-    configs = [observed(1, 1.5), observed(2, 1.5)]
-    (found,) = checks.run(configs, checks.Context(usable=2), [checks.ran.no_parallel_call])
-    assert "Only code that runs through joblib" in found.text
+    assert "already kept 1.9 cores busy" in found.text and "Only code" not in found.text
+    assert "Only code that runs through joblib" in _no_call_text(1.5).text
+
+
+def test_a_loaded_machine_does_not_hide_a_library_s_threads():
+    """KMeans on a machine another process keeps busy: its two OpenMP threads got one core
+    between them (1.0 cores), yet both were running or waiting for a core all along; the
+    count of threads, not the CPU time, decides."""
+    found = _no_call_text(1.0 * 1.5, runnable=2.0)
+    assert "already ran 2.0 threads at once on average and kept 1.0 cores busy" in found.text
+    assert "one thread at a time" not in found.text
+    found = _no_call_text(1.0 * 1.5, runnable=1.0)
+    assert "ran one thread at a time (1.0 on average)" in found.text
+
+
+def test_cores_above_the_usable_ones_are_not_quoted():
+    """CPU time is counted in 10 ms ticks: a short run can come out at 2.1 cores on 2."""
+    found = _no_call_text(2.1 * 1.5, runnable=2.0)
+    assert "kept all 2 usable cores busy" in found.text and "2.1" not in found.text
 
 
 def test_n_jobs_in_a_dict_of_parameters_is_found(tiny):
@@ -237,13 +264,14 @@ def test_what_cannot_be_compared_is_not_checked_never_different(tiny):
     assert "[1]" in note and "function" in note
 
 
-def test_joblib_calls_inside_the_workers_are_recorded(tiny):
+@pytest.mark.parametrize("backend", ["loky", "multiprocessing"])
+def test_joblib_calls_inside_the_workers_are_recorded(tiny, backend):
     """Parallelism guide, nested parallelism: a forest with its own n_jobs inside
     cross_val_score's workers. Its calls happen in the workers, out of the kernel's sight;
-    each worker records them."""
+    each worker records them, in loky's pool as in multiprocessing's."""
     tiny.run_cell("from sklearn.ensemble import RandomForestClassifier").raise_error()
     forest = "RandomForestClassifier(n_estimators=20, n_jobs=2, random_state=0)"
-    r = run(tiny, f"cross_val_score({forest}, X, y, cv=3)")
+    r = run(tiny, f"cross_val_score({forest}, X, y, cv=3)", backend=backend)
     serial, parallel = r.configs
     assert serial.worker_parallel_calls == 0  # the baseline runs the folds in the kernel
     assert parallel.worker_parallel_calls >= 3  # each fold fits (and scores) in a worker
@@ -251,6 +279,92 @@ def test_joblib_calls_inside_the_workers_are_recorded(tiny):
     assert parallel.worker_backend_used == "threading"
     warning = next(w for w in r.warnings if w.startswith("nested parallelism"))
     assert "made joblib calls of their own with n_jobs=2 (threading)" in warning
-    plain = run(tiny, "cross_val_score(SVC(), X, y, cv=4)")
+    plain = run(tiny, "cross_val_score(SVC(), X, y, cv=4)", backend=backend)
     assert plain.configs[1].worker_parallel_calls == 0
     assert not any(w.startswith("nested parallelism") for w in plain.warnings)
+
+
+def _oversubscribed(backend="loky", environ=None, **counted):
+    from ipyparallel_ds import checks
+    from ipyparallel_ds.result import ConfigTiming
+
+    config = ConfigTiming(
+        2,
+        2,
+        0.6,
+        1,
+        (0.5,),
+        backend=backend,
+        backend_used=backend,
+        parallel_calls=1,
+        effective_n_jobs=(2,),
+        **counted,
+    )
+    context = checks.Context(usable=2, environ=environ or {})
+    found = checks.run([config], context, [checks.per_point(checks.threads.oversubscription)])
+    return found[0] if found else None
+
+
+def test_oversubscription_says_where_the_threads_ran():
+    """The warning splits the counted threads between the kernel and its children, and
+    names a cause only from a count: no cause is read from a backend's name."""
+    found = _oversubscribed(
+        runnable_threads=2.9,
+        kernel_runnable_threads=0.9,
+        busy_worker_runnable_threads=1.0,
+        worker_runnable_threads=2,
+        kernel_threads=1,
+        worker_threads=1,
+    )
+    assert "0.9 in the kernel process and 2.0 in its child processes" in found.text
+    assert "the kernel process ran 0.9 threads at once while its workers ran" in found.text
+    assert "cause unknown" not in found.text and "--inner-threads" not in found.text
+    assert found.numbers["kernel_runnable_threads"] == 0.9
+
+
+def test_threads_of_thread_workers_beyond_their_count_are_named_with_their_pools():
+    """Threading backend, 2 worker threads each running a BLAS pool of 2 threads: the kernel
+    ran 4 threads at once, so the pools are named, with the fix that limits them."""
+    found = _oversubscribed(
+        backend="threading",
+        runnable_threads=4.0,
+        kernel_runnable_threads=4.0,
+        kernel_threads=2,
+    )
+    assert "the kernel process ran 4.0 threads at once for its 2 worker threads" in found.text
+    assert "pools have 2 threads each, which thread workers share" in found.text
+    assert "--inner-threads 1" in found.text
+    # the same backend, with the kernel running no more than its worker threads: no pool
+    # cause (the threads ran in the children)
+    found = _oversubscribed(
+        backend="threading",
+        runnable_threads=2.6,
+        kernel_runnable_threads=2.1,
+        kernel_threads=2,
+    )
+    assert "thread workers share" not in found.text
+
+
+def test_threads_inside_a_worker_are_named_with_its_count():
+    found = _oversubscribed(
+        runnable_threads=3.8,
+        kernel_runnable_threads=0.1,
+        busy_worker_runnable_threads=1.9,
+        worker_runnable_threads=3,
+        worker_effective_n_jobs=(2,),
+        worker_threads=1,
+    )
+    assert "a worker process ran 1.9 threads at once on average while it worked" in found.text
+    assert "the workers' own joblib calls ran with n_jobs=2" in found.text
+    assert "set n_jobs on one level only" in found.text
+    assert "BLAS/OpenMP pools" not in found.text
+
+
+def test_a_thread_variable_is_a_cause_only_above_joblib_s_limit():
+    """OMP_NUM_THREADS=1 (which a dask nanny sets, and many users do) cannot add threads;
+    a value above joblib's per-worker limit (2 cores // 2 workers = 1) can."""
+    counted = {"runnable_threads": 2.9, "kernel_runnable_threads": 0.2, "worker_threads": 1}
+    found = _oversubscribed(environ={"OMP_NUM_THREADS": "1"}, **counted)
+    assert "you set" not in found.text
+    found = _oversubscribed(environ={"OMP_NUM_THREADS": "4"}, **counted)
+    assert "you set OMP_NUM_THREADS=4, above joblib's limit of 1 per worker" in found.text

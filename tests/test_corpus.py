@@ -12,7 +12,9 @@ knows about is said. Nothing here asserts a time or a speedup.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,8 +25,9 @@ OPTIONS = "-o -q -j 1,2 -n1 -r1"
 # docs/memory-and-threads.md: a parallel value is oversubscribed when on average more than
 # 1.15 x the usable cores threads were ready to run.
 OVERSUBSCRIBED = 1.15
-# A serial run that kept this many cores busy ran threads of its own (checks/ran.py).
-THREADED_CORES = 1.3
+# A process that ran this many threads at once on average ran threads of its own (or, where
+# threads were not counted, a serial run that kept this many cores busy; checks/ran.py).
+THREADED = 1.3
 # Warnings about noise in the timings, which the measured "what ran" facts cannot refute.
 STABILITY = ("were unstable", "slowest run took", "still getting faster")
 # Warnings about events (a skipped point, a failed backend, Ctrl-C, a dead worker, clusters):
@@ -104,19 +107,34 @@ def nesting_exists(r, case: Case) -> bool:
     return case.nested or any(n > 1 for n in inner)
 
 
+def _most(values) -> float:
+    return max((v for v in values if not math.isnan(v)), default=math.nan)
+
+
 def serial_cores(r) -> float:
-    return max((c.cores_used for c in observed(r) if c.workers <= 1), default=math.nan)
+    return _most(c.cores_used for c in observed(r) if c.workers <= 1)
+
+
+def serial_threads(r) -> float:
+    return _most(c.runnable_threads for c in observed(r) if c.workers <= 1)
 
 
 def _no_call(w: str, r, case: Case) -> str | None:
     if any(c.parallel_calls for c in observed(r)):
         return f"joblib calls were seen: {[c.parallel_calls for c in observed(r)]}"
-    cores = serial_cores(r)
-    said = re.search(r"already used (\d+\.\d) cores", w)
-    if said and not (cores >= THREADED_CORES and said.group(1) == f"{cores:.1f}"):
-        return f"says {said.group(1)} cores, the serial run used {cores:.2f}"
-    if "Only code that runs through joblib" in w and cores >= THREADED_CORES:
-        return f"says only joblib can use more cores, the serial run used {cores:.2f}"
+    cores, threads = serial_cores(r), serial_threads(r)
+    said = re.search(r"already ran (\d+\.\d) threads at once", w)
+    if said and not (threads >= THREADED and said.group(1) == f"{threads:.1f}"):
+        return f"says {said.group(1)} threads at once, counted {threads:.2f}"
+    busy = re.search(r"kept (\d+\.\d) cores busy", w)
+    if busy and busy.group(1) != f"{cores:.1f}":
+        return f"says {busy.group(1)} cores busy, the serial run used {cores:.2f}"
+    if "kept all" in w and not cores > usable(r):
+        return f"says all usable cores were busy, the serial run used {cores:.2f}"
+    if "one thread at a time" in w and not threads < THREADED:
+        return f"says one thread at a time, counted {threads:.2f} at once"
+    if "Only code that runs through joblib" in w and not math.isnan(threads):
+        return "falls back on CPU time while the threads were counted"
     return None
 
 
@@ -171,15 +189,36 @@ def _oversubscription(w: str, r, case: Case) -> str | None:
         counted = [(c.name, round(c.runnable_threads, 2), c.total_threads) for c in points]
         return f"on {cores} cores, (point, runnable, estimated) threads were {counted}"
     (c,) = points
-    if "n_jobs is nested" in w and not nesting_exists(r, case):
+    return _thread_figures(w, c, cores) or _thread_causes(w, c, r, case)
+
+
+def _thread_figures(w: str, c, cores: int) -> str | None:
+    """The split of the counted threads between the kernel and its children."""
+    split = re.search(r"(\d+\.\d) in the kernel process and (-?\d+\.\d) in its child", w)
+    if split is None:
+        return None if math.isnan(c.kernel_runnable_threads) else "the split is not said"
+    kernel, children = c.kernel_runnable_threads, c.runnable_threads - c.kernel_runnable_threads
+    if split.groups() != (f"{kernel:.1f}", f"{children:.1f}"):
+        return f"says {split.groups()}, counted {kernel:.2f} and {children:.2f}"
+    return None
+
+
+def _thread_causes(w: str, c, r, case: Case) -> str | None:
+    if re.search(r"n_jobs=\d+|n_jobs on a call inside|did work", w) and not nesting_exists(r, case):
         return "names nested n_jobs as a cause, but nothing was nested"
-    if "threading backend does not limit" in w and not c.ran_threads:
-        return "names the threading backend as a cause, but it did not run"
-    inside = re.search(r"a worker process ran up to (\d+) threads", w)
-    if inside and int(inside.group(1)) != c.worker_runnable_threads:
-        return f"says {inside.group(1)} threads in a worker, counted {c.worker_runnable_threads}"
-    if re.search(r"\d+ workers were asked for on", w) and c.workers <= cores:
-        return f"says more workers than cores, {c.workers} on {cores}"
+    kernel = re.search(r"the kernel process ran (\d+\.\d) threads at once", w)
+    if kernel and kernel.group(1) != f"{c.kernel_runnable_threads:.1f}":
+        return f"says {kernel.group(1)} threads in the kernel, counted {c.kernel_runnable_threads}"
+    if "thread workers share" in w and not c.ran_threads:
+        return "names thread workers as a cause, but no threading backend ran"
+    inside = re.search(r"a worker process ran (\d+\.\d) threads at once on average", w)
+    if inside and inside.group(1) != f"{c.busy_worker_runnable_threads:.1f}":
+        counted = c.busy_worker_runnable_threads
+        return f"says {inside.group(1)} threads in a worker, counted {counted:.2f}"
+    if inside and not c.busy_worker_runnable_threads >= THREADED:
+        return f"names threads in a worker, counted {c.busy_worker_runnable_threads:.2f}"
+    if re.search(r"\d+ workers were asked for on", w) and c.workers <= usable(r):
+        return f"says more workers than cores, {c.workers} on {usable(r)}"
     return None
 
 
@@ -306,11 +345,13 @@ def no_joblib_call(r, case: Case) -> None:
     HistGradientBoosting's predict): no joblib call at all, whatever n_jobs is."""
     assert all(c.parallel_calls == 0 and c.backend_used == "none" for c in r.configs)
     warning = next(w for w in r.warnings if "no joblib parallel call" in w)
-    cores = serial_cores(r)
-    if cores >= THREADED_CORES:
-        assert f"already used {cores:.1f} cores" in warning
+    threads = serial_threads(r)
+    if math.isnan(threads):  # not counted (not Linux): the CPU time decides
+        assert "Only code that runs through joblib" in warning or "cores busy" in warning
+    elif threads >= THREADED:
+        assert f"already ran {threads:.1f} threads at once" in warning
     else:
-        assert "Only code that runs through joblib" in warning
+        assert "one thread at a time" in warning
     assert "no joblib parallel call" in r.no_effect
 
 
@@ -830,6 +871,38 @@ def test_real_usage(tiny, case):
         assert r.results_equal is True
     else:
         assert r.results_equal is False
+    record(case, r)
     assert false_warnings(r, case) == []
     assert missing_warnings(r, case) == []
     ran_on_facts(r)
+
+
+def record(case: Case, r) -> None:
+    """With ``PARCOMPARE_CORPUS_ROWS`` set to a path, append the case's row (what ran and
+    what was said) to that file as a line of JSON, for ``tests/corpus_table.py``."""
+    path = os.environ.get("PARCOMPARE_CORPUS_ROWS")
+    if not path:
+        return
+    points = [
+        {
+            "n_jobs": c.n_jobs,
+            "backend_used": c.backend_used,
+            "effective_n_jobs": list(c.effective_n_jobs),
+            "workers_used": c.workers_used,
+            "worker_effective_n_jobs": list(c.worker_effective_n_jobs),
+            "runnable_threads": c.runnable_threads,
+            "cores_used": c.cores_used,
+        }
+        for c in r.configs
+    ]
+    row = {
+        "id": case.id,
+        "source": case.source,
+        "stmt": case.stmt,
+        "points": points,
+        "results_equal": r.results_equal,
+        "warnings": list(r.warnings),
+        "cores": usable(r),
+    }
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(row) + "\n")

@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("points", ("_points", "timing")),
     ("options", ("_options", "_validate")),
-    ("observing", ("_memory", "_threads", "_worker_calls", "_observe")),
+    ("observing", ("_sampling", "_memory", "_threads", "_joblib_calls", "_observe")),
     ("measuring", ("statement", "timer", "plan", "progress", "sweep")),
     ("analysing", ("scaling", "same_result")),
     (
@@ -42,6 +42,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "checks._base",
             "checks.events",
             "checks.ran",
+            "checks.threads",
             "checks.timings",
             "checks",
             "verdict",

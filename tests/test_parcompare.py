@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import math
+import os
 import threading
 import time
 from collections import Counter
@@ -63,8 +64,8 @@ def processes():
 
 class StateCheck:
     """The state %parcompare must leave as it found it: joblib's configuration, thread-pool
-    limits, the user namespace, whether a worker pool runs, and no thread or process that the
-    tool started still alive."""
+    limits, the user namespace, whether a worker pool runs, the kernel's environment
+    variables, and no thread or process that the tool started still alive."""
 
     def __init__(self, ip):
         self.ip = ip
@@ -77,6 +78,7 @@ class StateCheck:
         """Take the reference snapshot (call after the test's own set-up cells)."""
         self.before = self.snapshot()
         self.threads, self.processes = threads(), processes()
+        self.environ = dict(os.environ)
 
     # Thread names a test expects a library to leave behind (set by that test, with why).
     allowed_threads: tuple[str, ...] = ()
@@ -92,6 +94,10 @@ class StateCheck:
 
     def assert_restored(self, wait: float = 10.0):
         assert self.snapshot() == self.before
+        now = dict(os.environ)
+        names = {*now, *self.environ} - {"PYTEST_CURRENT_TEST"}  # pytest's own
+        changed = {k: (self.environ.get(k), now.get(k)) for k in names}
+        assert {k: v for k, v in changed.items() if v[0] != v[1]} == {}
         # A cluster's helper threads end shortly after it is closed: wait a little for them.
         deadline = time.monotonic() + wait
         while any(self.started()) and time.monotonic() < deadline:

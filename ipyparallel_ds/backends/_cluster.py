@@ -10,10 +10,27 @@ from ..environment import usable_cores
 from ._deadline import DeadlineExceeded, deadline
 from .base import Runner, resolve_size
 
-__all__ = ["ClusterRunner"]
+__all__ = ["ClusterRunner", "keeping_environ"]
 
 # How long close() waits for a stopped cluster's processes to exit.
 STOP_WAIT_SECONDS = 20
+
+
+@contextmanager
+def keeping_environ(before: dict[str, str] | None = None) -> Iterator[None]:
+    """Put the kernel's environment variables back after the block, as they were on entering
+    it (or as ``before``). A local dask cluster's nannies run in the kernel and set theirs
+    (OMP_NUM_THREADS=1, PYTHONHASHSEED, ...) in ``os.environ`` each time they start a worker:
+    left there, every process the kernel starts later (loky's workers) would inherit them."""
+    import os
+
+    before = dict(os.environ) if before is None else before
+    try:
+        yield
+    finally:
+        if dict(os.environ) != before:
+            os.environ.clear()
+            os.environ.update(before)
 
 
 def _children() -> set[int]:

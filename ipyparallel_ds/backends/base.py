@@ -94,3 +94,8 @@ class Runner:
     def around_call(self, loops: int, timeout: float | None) -> Iterator[None]:
         """Around every call: nothing for local backends."""
         yield
+
+    def run_on_workers(self, function, *args) -> list | None:
+        """``function(*args)`` run in every worker process of the cluster, with the results;
+        None for a backend whose workers the kernel's own observer sees (local backends)."""
+        return None

@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Any
 
 from .._events import MeasuredAtItsSize
-from ._cluster import ClusterRunner
+from ._cluster import ClusterRunner, keeping_environ
 from ._deadline import spawnable_main
 from .base import resolve_size
 
@@ -52,8 +53,9 @@ class DaskRunner(ClusterRunner):
 
         start = time.perf_counter()
         self._note_processes()
+        self._environ = dict(os.environ)  # as close() leaves it, whatever a nanny set since
         if self.local:
-            with spawnable_main():
+            with spawnable_main(), keeping_environ():
                 self.cluster = LocalCluster(
                     n_workers=0,
                     threads_per_worker=1,
@@ -104,7 +106,7 @@ class DaskRunner(ClusterRunner):
             self.cluster.scale(0)
             while self.client.scheduler_info(n_workers=-1)["workers"]:
                 time.sleep(0.05)
-        with spawnable_main():
+        with spawnable_main(), keeping_environ():
             self.cluster.scale(n_jobs)
             self.client.wait_for_workers(n_jobs, timeout=WORKER_WAIT_SECONDS)
         self.size = n_jobs
@@ -115,6 +117,9 @@ class DaskRunner(ClusterRunner):
         from joblib import parallel_config
 
         return parallel_config(backend="dask", client=self.client)
+
+    def run_on_workers(self, function, *args) -> list | None:
+        return list(self.client.run(function, *args).values())
 
     def _outstanding(self) -> set:
         return set(self.client.futures) if self.client is not None else set()
@@ -131,10 +136,11 @@ class DaskRunner(ClusterRunner):
         client, cluster = self.client, self.cluster
         self.client = self.cluster = None
         stopping = self._stopping()
-        try:
-            if client is not None:
-                client.close()
-        finally:
-            if cluster is not None:
-                cluster.close()
-            self._await(stopping)
+        with keeping_environ(getattr(self, "_environ", None)):  # a nanny restarted a worker
+            try:
+                if client is not None:
+                    client.close()
+            finally:
+                if cluster is not None:
+                    cluster.close()
+                self._await(stopping)

@@ -170,6 +170,9 @@ class IpyparallelRunner(ClusterRunner):
 
         return parallel_config(backend=IPythonParallelBackend(view=self._view(n_jobs)))
 
+    def run_on_workers(self, function, *args) -> list | None:
+        return list(self.client[:].apply_sync(function, *args))
+
     def _outstanding(self) -> set:
         return set(self.client.outstanding) if self.client is not None else set()
 

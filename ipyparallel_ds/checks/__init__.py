@@ -7,8 +7,9 @@ point together; checks of the whole sweep take ``(configs, context)``. Events re
 way (:mod:`ipyparallel_ds._events`) are worded by the function :data:`EVENTS` names for their
 kind.
 
-The checks live in three modules: :mod:`.events` (what happened during the sweep),
-:mod:`.ran` (what really ran) and :mod:`.timings` (the timings alone). To add a warning: write
+The checks live in four modules: :mod:`.events` (what happened during the sweep),
+:mod:`.ran` (what really ran), :mod:`.threads` (threads at once against the cores) and
+:mod:`.timings` (the timings alone). To add a warning: write
 its function in one of them and put it in :data:`OBSERVED_CHECKS` (it needs what the sweep
 observed) or :data:`TIMING_CHECKS` (the timings alone are enough), or, for a new kind of
 event, in :data:`~.events.EVENTS`.
@@ -27,7 +28,6 @@ from .ran import (
     nested_n_jobs,
     nested_workers,
     no_parallel_call,
-    oversubscription,
     pool_changed,
     pool_per_call,
     preset_n_jobs,
@@ -36,6 +36,7 @@ from .ran import (
     same_n_jobs_everywhere,
     setup_n_jobs,
 )
+from .threads import oversubscription
 from .timings import one_core, still_warming, uneven_runs, unstable_runs
 
 __all__ = [

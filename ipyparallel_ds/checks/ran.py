@@ -1,5 +1,5 @@
-"""What really ran: n_jobs that did not reach the code, nested parallelism, threads, backends
-that start a pool per call, and results that differ."""
+"""What really ran: n_jobs that did not reach the code, nested parallelism, backends that
+start a pool per call, and results that differ."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import math
 from collections.abc import Iterator, Sequence
 
 from .._format import format_time
-from .._threads import THREAD_VARIABLES, oversubscribed, threads_at_once
 from ..backends import traits
 from ..timing import ConfigTiming
 from ._base import Context, Finding, finding, observed_points, parallel_point
 
 MAX_PARTS_SHOWN = 3
-# A serial run that keeps this many cores busy on average runs threads of its own.
-THREADED_CORES = 1.3
+# A process that runs this many threads at once on average (or, where threads were not
+# counted, a serial run that keeps this many cores busy) runs threads of its own.
+THREADED = 1.3
 
 
 def preset_n_jobs(configs: Sequence[ConfigTiming], context: Context) -> Iterator[Finding]:
@@ -63,16 +63,47 @@ def no_parallel_call(configs: Sequence[ConfigTiming], context: Context) -> Itera
         lead += "every n_jobs value ran the same serial code and the differences are noise."
     else:
         lead = "the statement made no joblib parallel call, so no n_jobs can change it."
-    cores = max((c.cores_used for c in observed if c.workers <= 1), default=math.nan)
-    if cores >= THREADED_CORES:
-        tail = (
-            f"Its serial run already used {cores:.1f} cores on average: threads inside the "
-            "library (OpenMP or BLAS) parallelise it without joblib, and n_jobs cannot add to "
-            "that."
-        )
-    else:
-        tail = "Only code that runs through joblib (n_jobs in scikit-learn) can use more cores."
-    yield finding(no_parallel_call, f"{lead} {tail}", reason, parallel_calls=0, cores_used=cores)
+    serial = [c for c in observed if c.workers <= 1]
+    threads = _most(c.runnable_threads for c in serial)
+    cores = _most(c.cores_used for c in serial)
+    yield finding(
+        no_parallel_call,
+        f"{lead} {_serial_threads(threads, cores, context.usable)}",
+        reason,
+        parallel_calls=0,
+        runnable_threads=threads,
+        cores_used=cores,
+    )
+
+
+def _most(values) -> float:
+    """The largest of ``values`` that is a number (NaN when none is)."""
+    return max((v for v in values if not math.isnan(v)), default=math.nan)
+
+
+def _serial_threads(threads: float, cores: float, usable: int | None) -> str:
+    """What the serial run ran at once, as counted (else as its CPU time says): a count of
+    threads waiting for a core does not fall when the machine is loaded, CPU time does."""
+    counted = not math.isnan(threads)
+    if not (threads if counted else cores) >= THREADED:
+        if counted:
+            return (
+                f"Its serial run ran one thread at a time ({threads:.1f} on average), so it "
+                "used one core; n_jobs cannot change that."
+            )
+        return "Only code that runs through joblib (n_jobs in scikit-learn) can use more cores."
+    busy = ""
+    if not math.isnan(cores):
+        busy = f"all {usable} usable cores" if usable and cores > usable else f"{cores:.1f} cores"
+    ran = (
+        f"ran {threads:.1f} threads at once on average" + (f" and kept {busy} busy" if busy else "")
+        if counted
+        else f"kept {busy} busy on average"
+    )
+    return (
+        f"Its serial run already {ran}: threads of its own (OpenMP or BLAS inside the "
+        "library) parallelise it without joblib, and n_jobs cannot add to that."
+    )
 
 
 def ran_sequentially(configs: Sequence[ConfigTiming], context: Context) -> Iterator[Finding]:
@@ -185,7 +216,7 @@ def nested_workers(config: ConfigTiming, context: Context) -> Finding | None:
             inner_n_jobs=inner,
             worker_backends=backends,
         )
-    if not _more_workers_than_asked(config):
+    if not more_workers_than_asked(config):
         return None
     return finding(
         nested_workers,
@@ -199,10 +230,10 @@ def nested_workers(config: ConfigTiming, context: Context) -> Finding | None:
 
 def _nested(config: ConfigTiming) -> bool:
     inner = max(config.worker_effective_n_jobs, default=1)
-    return parallel_point(config) and (inner > 1 or _more_workers_than_asked(config))
+    return parallel_point(config) and (inner > 1 or more_workers_than_asked(config))
 
 
-def _more_workers_than_asked(config: ConfigTiming) -> bool:
+def more_workers_than_asked(config: ConfigTiming) -> bool:
     return config.workers_used is not None and config.workers_used > config.workers
 
 
@@ -215,51 +246,6 @@ def nested_n_jobs(configs: Sequence[ConfigTiming], context: Context) -> Iterator
             "that sets it, so each value k can run up to k x k workers at once (each "
             "rewritten to k). Set n_jobs on one level only.",
         )
-
-
-# -- threads ---------------------------------------------------------------------------------
-def oversubscription(config: ConfigTiming, context: Context) -> Finding | None:
-    """More threads ran (or, where they were not counted, could run) at once than there are
-    usable cores, with the causes."""
-    usable = context.usable
-    if not oversubscribed(config, usable):
-        return None
-    user_set = [
-        f"{name}={context.environ[name]}" for name in THREAD_VARIABLES if name in context.environ
-    ]
-    causes = []
-    if user_set and context.inner_threads is None:
-        causes.append(f"you set {', '.join(user_set)}, which overrides joblib's limit")
-    if config.ran_threads:
-        causes.append("the threading backend does not limit BLAS/OpenMP threads")
-    if context.nested_n_jobs or _nested(config):
-        causes.append("n_jobs is nested, so workers start workers of their own")
-    if config.workers > usable:
-        causes.append(f"{config.workers} workers were asked for on {usable} usable cores")
-    inside = config.worker_runnable_threads
-    if inside and inside > 1:
-        causes.append(
-            f"a worker process ran up to {inside} threads at once, from an n_jobs inside the "
-            "statement or from BLAS/OpenMP threads"
-        )
-    elif config.worker_threads and config.worker_threads > 1 and not causes:
-        causes.append(f"each worker runs {config.worker_threads} BLAS/OpenMP threads")
-    fix = (
-        "start the cluster's workers with OMP_NUM_THREADS=1 (--inner-threads limits only "
-        "the kernel there)"
-        if config.on_cluster
-        else "try --inner-threads 1 (or auto)"
-    )
-    return finding(
-        oversubscription,
-        f"oversubscription at {config.name}: {threads_at_once(config)} on {usable} usable "
-        f"cores ({'; '.join(causes) or 'cause unknown'}). Too many threads slow each other "
-        f"down; {fix}.",
-        total_threads=config.total_threads,
-        runnable_threads=config.runnable_threads,
-        worker_runnable_threads=inside,
-        usable=usable,
-    )
 
 
 # -- backends --------------------------------------------------------------------------------
