@@ -204,7 +204,8 @@ def _thread_figures(w: str, c, cores: int) -> str | None:
 
 
 def _thread_causes(w: str, c, r, case: Case) -> str | None:
-    if re.search(r"n_jobs=\d+|n_jobs on a call inside|did work", w) and not nesting_exists(r, case):
+    nested = ("workers' own joblib calls ran with", "n_jobs on a call inside", "did work")
+    if any(words in w for words in nested) and not nesting_exists(r, case):
         return "names nested n_jobs as a cause, but nothing was nested"
     kernel = re.search(r"the kernel process ran (\d+\.\d) threads at once", w)
     if kernel and kernel.group(1) != f"{c.kernel_runnable_threads:.1f}":
