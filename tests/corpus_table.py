@@ -99,7 +99,14 @@ def render(rows: list[dict], took: float) -> str:
             kinds(row["warnings"]),
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    lines += ["", "## What was said", "", "Every warning of the rows above, in full:", ""]
+    for row in rows:
+        if row["warnings"]:
+            lines.append(f"`{row['id']}`, `{row['stmt']}`:")
+            lines.append("")
+            lines += [f"- {text}" for text in row["warnings"]]
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def main() -> int:

@@ -317,7 +317,7 @@ def test_oversubscription_says_where_the_threads_ran():
         worker_threads=1,
     )
     assert "0.9 in the kernel process and 2.0 in its child processes" in found.text
-    assert "the kernel process ran 0.9 threads at once while its workers ran" in found.text
+    assert "the kernel process ran 0.9 threads at once on average besides its worker" in found.text
     assert "cause unknown" not in found.text and "--inner-threads" not in found.text
     assert found.numbers["kernel_runnable_threads"] == 0.9
 
@@ -331,8 +331,8 @@ def test_threads_of_thread_workers_beyond_their_count_are_named_with_their_pools
         kernel_runnable_threads=4.0,
         kernel_threads=2,
     )
-    assert "the kernel process ran 4.0 threads at once for its 2 worker threads" in found.text
-    assert "pools have 2 threads each, which thread workers share" in found.text
+    assert "the kernel process ran 4.0 threads at once on average for its 2 worker" in found.text
+    assert "pools have 2 threads, which thread workers share" in found.text
     assert "--inner-threads 1" in found.text
     # the same backend, with the kernel running no more than its worker threads: no pool
     # cause (the threads ran in the children)

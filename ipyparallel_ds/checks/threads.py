@@ -93,13 +93,11 @@ def _thread_causes(config: ConfigTiming, context: Context) -> tuple[list[str], l
     kernel = config.kernel_runnable_threads
     hosts = config.workers if config.ran_threads else 0  # thread workers run in the kernel
     if not math.isnan(kernel) and kernel > hosts + KERNEL_EXTRA:
-        share = f"for its {hosts} worker threads" if hosts else "while its workers ran"
-        cause = f"the kernel process ran {kernel:.1f} threads at once {share}"
-        if hosts and (config.kernel_threads or 1) > 1:
-            cause += (
-                f" (its BLAS/OpenMP pools have {config.kernel_threads} threads each, which "
-                "thread workers share without a limit)"
-            )
+        share = f"for its {hosts} worker threads" if hosts else "besides its worker processes"
+        cause = f"the kernel process ran {kernel:.1f} threads at once on average {share}"
+        if (config.kernel_threads or 1) > 1:
+            shared = ", which thread workers share without a limit" if hosts else ""
+            cause += f" (its BLAS/OpenMP pools have {config.kernel_threads} threads{shared})"
             fixes.append(pools)
         causes.append(cause)
     inside = config.busy_worker_runnable_threads
