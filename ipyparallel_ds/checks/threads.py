@@ -60,7 +60,7 @@ def _thread_causes(config: ConfigTiming, context: Context) -> tuple[list[str], l
     the settings the run was made with."""
     usable = context.usable
     causes, fixes = [], []
-    pools = "--inner-threads 1 (or auto)"
+    pools = "try --inner-threads 1 (or auto)"
     if config.on_cluster:
         pools = "start the cluster's workers with OMP_NUM_THREADS=1 (--inner-threads limits "
         pools += "only the kernel there)"
