@@ -31,6 +31,7 @@ from ._points import Point
 from ._sampling import SAMPLER_PREFIX
 from ._threads import RunnableCounts, RunnableSampler
 from .backends import traits
+from .environment import usable_cores
 from .timing import SEQUENTIAL_FALLBACK
 
 # A process or thread did work in a run if it used at least this much CPU: 5 ms, or 2 % of
@@ -123,6 +124,7 @@ class Observer:
         import psutil
 
         self._process = psutil.Process(os.getpid())
+        self.usable = usable_cores()
         self._records: list[CallRecord] = []
         self.values: dict[Any, PointObservation] = {}
         self._clusters: dict[Any, ClusterCalls] = {}  # points whose cluster keeps its calls
@@ -266,7 +268,7 @@ class Observer:
                     PeakSampler(self.tree, self.memory_interval, with_children)
                 )
             ours = {sampler.native_id} if sampler is not None else set()
-            runnable = stack.enter_context(RunnableSampler(skip=ours))
+            runnable = stack.enter_context(RunnableSampler(skip=ours, usable=self.usable))
             yield record
         if record.seconds is not None:
             self._account(point, record.seconds, loops, snapshot, sampler, runnable.cpu_time)
@@ -334,23 +336,9 @@ class Observer:
             worker_effective_n_jobs=tuple(value.worker_effective_n_jobs),
             worker_backend_used=", ".join(sorted({c.backend for c in value.worker_calls})),
             pool_changed=value.pool_changed and config.workers > 1,
-            **self._thread_fields(config, value, observed_workers),
+            **value.runnable.fields(config.workers > 1, observed_workers),
             **self._memory_fields(config, value),
         )
-
-    @staticmethod
-    def _thread_fields(config, value: PointObservation, observed_workers: bool) -> dict:
-        counts = value.runnable
-        if not counts.samples:
-            return {}
-        in_workers = config.workers > 1 and observed_workers
-        return {
-            "runnable_threads": counts.mean,
-            "peak_runnable_threads": counts.peak,
-            "kernel_runnable_threads": counts.kernel_mean,
-            "worker_runnable_threads": counts.peak_in_a_child if in_workers else None,
-            "busy_worker_runnable_threads": counts.per_busy_child if in_workers else math.nan,
-        }
 
     def _memory_fields(self, config, value: PointObservation) -> dict:
         if self.tree is None or not value.peak_memory:

@@ -19,6 +19,7 @@ __all__ = [
     "oversubscribed",
     "thread_pools",
     "threads_at_once",
+    "time_over_cores",
     "with_threads",
 ]
 
@@ -67,17 +68,23 @@ def with_threads(config: Any, report: dict[str, list] | None, nested_n_jobs: boo
     )
 
 
-# Oversubscribed: on average this many times more threads ready to run than usable cores
-# (two busy workers on two cores, with the kernel now and then, count about 2.0-2.1).
+# Oversubscribed: more threads ready to run than usable cores for at least this share of the
+# timed runs (samples). Two busy workers on two cores, with the kernel waking now and then,
+# are over the cores in a few samples in ten; nested parallelism in most of them.
+OVERSUBSCRIBED_SHARE = 0.5
+# Where only the average is known (a result saved before the share was counted): this many
+# times more threads on average than usable cores.
 OVERSUBSCRIBED = 1.15
 
 
 def oversubscribed(config: Any, usable: int | None) -> bool:
-    """Whether a parallel point had more threads ready to run than usable cores: as counted
-    during its timed runs (``runnable_threads``) where they were, else as estimated from the
-    thread pools (``total_threads``). Unknown cores: never."""
+    """Whether a parallel point had more threads ready to run than usable cores: for most of
+    its timed runs, as counted (``oversubscribed_share``), where they were counted; else as
+    estimated from the thread pools (``total_threads``). Unknown cores: never."""
     if config.workers <= 1 or not usable:
         return False
+    if not math.isnan(config.oversubscribed_share):
+        return config.oversubscribed_share >= OVERSUBSCRIBED_SHARE
     if not math.isnan(config.runnable_threads):
         return config.runnable_threads > OVERSUBSCRIBED * usable
     return bool(config.total_threads and config.total_threads > usable)
@@ -91,6 +98,14 @@ def threads_at_once(config: Any) -> str:
             f"{config.peak_runnable_threads}) were running or ready to run at once"
         )
     return f"up to {config.total_threads} threads could run at once"
+
+
+def time_over_cores(config: Any) -> str:
+    """How long there were more threads than cores, in words ("" where not counted)."""
+    share = config.oversubscribed_share
+    return (
+        "" if math.isnan(share) else f", more than the cores during {share:.0%} of the timed runs"
+    )
 
 
 # How often the runnable threads of the kernel and its workers are counted during a run.
@@ -130,11 +145,19 @@ class RunnableCounts:
     kernel: int = 0
     peak: int = 0
     peak_in_a_child: int = 0
+    over: int = 0  # samples with more runnable threads than usable cores
     busy_child_samples: int = 0  # (child, sample) pairs with at least one runnable thread
     busy_child_threads: int = 0  # runnable threads over those pairs
 
     def add(self, other: RunnableCounts) -> None:
-        for name in ("samples", "total", "kernel", "busy_child_samples", "busy_child_threads"):
+        for name in (
+            "samples",
+            "total",
+            "kernel",
+            "over",
+            "busy_child_samples",
+            "busy_child_threads",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.peak = max(self.peak, other.peak)
         self.peak_in_a_child = max(self.peak_in_a_child, other.peak_in_a_child)
@@ -153,9 +176,30 @@ class RunnableCounts:
         return self._per(self.kernel, self.samples)
 
     @property
+    def over_share(self) -> float:
+        """Share of the samples with more threads at once than usable cores."""
+        return self._per(self.over, self.samples)
+
+    @property
     def per_busy_child(self) -> float:
         """Threads at once in a child process while it ran any, on average."""
         return self._per(self.busy_child_threads, self.busy_child_samples)
+
+    def fields(self, parallel: bool, children_seen: bool) -> dict[str, Any]:
+        """The ``ConfigTiming`` fields of these counts (none when nothing was counted); the
+        figures of the workers only for a ``parallel`` point whose workers are this kernel's
+        children (``children_seen``: not a remote cluster's)."""
+        if not self.samples:
+            return {}
+        in_workers = parallel and children_seen
+        return {
+            "runnable_threads": self.mean,
+            "peak_runnable_threads": self.peak,
+            "kernel_runnable_threads": self.kernel_mean,
+            "worker_runnable_threads": self.peak_in_a_child if in_workers else None,
+            "busy_worker_runnable_threads": self.per_busy_child if in_workers else math.nan,
+            "oversubscribed_share": self.over_share if children_seen else math.nan,
+        }
 
 
 class RunnableSampler(Sampler):
@@ -167,15 +211,17 @@ class RunnableSampler(Sampler):
     a core still counts, so the count does not fall when the machine is loaded. ``counts``
     splits them between the kernel and the child processes (workers running threads of their
     own). Linux only: elsewhere ``counts.samples`` stays 0. ``skip`` holds thread ids not to
-    count (the tool's own sampler threads).
+    count (the tool's own sampler threads); a sample with more threads than ``usable`` cores
+    counts as over them.
     """
 
     thread_name = SAMPLER_PREFIX + "threads"
     sample_on_exit = False  # from the main thread, the sample would count the main thread
 
-    def __init__(self, skip: set[int] | None = None) -> None:
+    def __init__(self, skip: set[int] | None = None, usable: int | None = None) -> None:
         super().__init__(RUNNABLE_INTERVAL)
         self.skip = set(skip or ())
+        self.usable = usable
         self.counts = RunnableCounts()
         self._children: list[int] = []
         self._refreshed = -math.inf
@@ -207,6 +253,7 @@ class RunnableSampler(Sampler):
         counts.samples += 1
         counts.total += running
         counts.kernel += kernel
+        counts.over += bool(self.usable) and running > self.usable
         counts.peak = max(counts.peak, running)
         counts.peak_in_a_child = max([counts.peak_in_a_child, *busy])
         counts.busy_child_samples += len(busy)

@@ -143,6 +143,7 @@ CONFIG_LOADERS: dict[str, Callable[[Any], Any]] = {
     "kernel_runnable_threads": _number,
     "worker_runnable_threads": _as_is,
     "busy_worker_runnable_threads": _number,
+    "oversubscribed_share": _number,
 }
 # One loader per stored field of the result but ``configs`` (derived ones are computed again).
 RESULT_LOADERS: dict[str, Callable[[Any], Any]] = {

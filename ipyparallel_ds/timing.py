@@ -85,6 +85,8 @@ class ConfigTiming:
     kernel_runnable_threads: float = math.nan
     worker_runnable_threads: int | None = None
     busy_worker_runnable_threads: float = math.nan
+    # Share of those samples with more threads running or ready to run than usable cores.
+    oversubscribed_share: float = math.nan
 
     @property
     def cpu_utilisation(self) -> float:

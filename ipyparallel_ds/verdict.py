@@ -7,7 +7,7 @@ import math
 from typing import TYPE_CHECKING
 
 from ._format import format_bytes, format_time
-from ._threads import oversubscribed, threads_at_once
+from ._threads import oversubscribed, threads_at_once, time_over_cores
 
 if TYPE_CHECKING:
     from .result import ParCompareResult
@@ -64,9 +64,11 @@ def verdict(result: ParCompareResult) -> str:
     memory = _memory_sentence(result, target)
     if memory:
         sentences.append(memory)
-    if oversubscribed(target, result.environment.get("cores", {}).get("usable")):
+    usable = result.environment.get("cores", {}).get("usable")
+    if oversubscribed(target, usable):
         sentences.append(
-            f"At {target.name} {threads_at_once(target)} on fewer cores (oversubscription), "
+            f"At {target.name} {threads_at_once(target)} on {usable} usable cores"
+            f"{time_over_cores(target)} (oversubscription), "
             "which slows every one of them; see the warning."
         )
     elif result.inner_threads is not None:

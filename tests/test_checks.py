@@ -332,7 +332,7 @@ def test_threads_of_thread_workers_beyond_their_count_are_named_with_their_pools
         kernel_threads=2,
     )
     assert "the kernel process ran 4.0 threads at once on average for its 2 worker" in found.text
-    assert "pools have 2 threads, which thread workers share" in found.text
+    assert "pools of 2 threads that thread workers share" in found.text
     assert "--inner-threads 1" in found.text
     # the same backend, with the kernel running no more than its worker threads: no pool
     # cause (the threads ran in the children)
@@ -368,3 +368,14 @@ def test_a_thread_variable_is_a_cause_only_above_joblib_s_limit():
     assert "you set" not in found.text
     found = _oversubscribed(environ={"OMP_NUM_THREADS": "4"}, **counted)
     assert "you set OMP_NUM_THREADS=4, above joblib's limit of 1 per worker" in found.text
+
+
+def test_a_few_samples_over_the_cores_are_no_oversubscription():
+    """User guide, forests 'Parallelization': a forest with n_jobs=-1 on the threading
+    backend runs its 2 worker threads, and the kernel wakes now and then (2.35 on average on
+    2 cores). Over the cores in 30 % of the samples is no oversubscription; in 80 % it is."""
+    counted = {"runnable_threads": 2.35, "kernel_runnable_threads": 2.35, "kernel_threads": 2}
+    assert _oversubscribed("threading", oversubscribed_share=0.3, **counted) is None
+    found = _oversubscribed("threading", oversubscribed_share=0.8, **counted)
+    assert "more than the cores during 80% of the timed runs" in found.text
+    assert found.numbers["oversubscribed_share"] == 0.8

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from .._threads import THREAD_VARIABLES, oversubscribed, threads_at_once
+from .._threads import THREAD_VARIABLES, oversubscribed, threads_at_once, time_over_cores
 from ..timing import ConfigTiming
 from ._base import Context, Finding, finding
 from .ran import THREADED, more_workers_than_asked
@@ -28,9 +28,11 @@ def oversubscription(config: ConfigTiming, context: Context) -> Finding | None:
     return finding(
         oversubscription,
         f"oversubscription at {config.name}: {threads_at_once(config)} on {usable} usable "
-        f"cores ({where}{why}). Too many threads slow each other down{fix}.",
+        f"cores{time_over_cores(config)} ({where}{why}). Too many threads slow each other "
+        f"down{fix}.",
         total_threads=config.total_threads,
         runnable_threads=config.runnable_threads,
+        oversubscribed_share=config.oversubscribed_share,
         kernel_runnable_threads=config.kernel_runnable_threads,
         worker_runnable_threads=config.worker_runnable_threads,
         busy_worker_runnable_threads=config.busy_worker_runnable_threads,
@@ -96,18 +98,18 @@ def _thread_causes(config: ConfigTiming, context: Context) -> tuple[list[str], l
         share = f"for its {hosts} worker threads" if hosts else "besides its worker processes"
         cause = f"the kernel process ran {kernel:.1f} threads at once on average {share}"
         if (config.kernel_threads or 1) > 1:
-            shared = ", which thread workers share without a limit" if hosts else ""
-            cause += f" (its BLAS/OpenMP pools have {config.kernel_threads} threads{shared})"
+            shared = " that thread workers share without a limit" if hosts else ""
+            cause += f", with BLAS/OpenMP pools of {config.kernel_threads} threads{shared}"
             fixes.append(pools)
         causes.append(cause)
     inside = config.busy_worker_runnable_threads
     if not math.isnan(inside) and inside >= THREADED:
         cause = (
-            f"a worker process ran {inside:.1f} threads at once on average while it worked "
-            f"(at most {config.worker_runnable_threads})"
+            f"a worker process ran {inside:.1f} threads at once on average while it worked, "
+            f"at most {config.worker_runnable_threads}"
         )
         if (config.worker_threads or 1) > 1:
-            cause += f"; its BLAS/OpenMP pools have {config.worker_threads} threads"
+            cause += f", with BLAS/OpenMP pools of {config.worker_threads} threads"
             fixes.append(pools)
         causes.append(cause)
     elif math.isnan(config.runnable_threads) and (config.worker_threads or 1) > 1:
