@@ -1,9 +1,10 @@
-"""Find out what really ran during the timed runs: joblib calls, workers, CPU time.
+"""Find out what really ran during the timed runs: joblib calls, workers, CPU time, threads.
 
 Around each timed run the observer snapshots the CPU time of the kernel, its Python threads
-and its child processes (psutil), and counts the joblib ``Parallel`` calls the statement made
-by wrapping ``Parallel.__call__`` for the duration of the sweep only (a context manager that
-always puts it back). None of this runs inside the timed region.
+and its child processes (psutil), collects the joblib ``Parallel`` calls made in the kernel and
+inside the workers (:mod:`._joblib_calls`, wrapped for the duration of the sweep only), and
+runs the memory and thread samplers. Only the samplers' threads run during the timed region,
+and their own CPU time is kept out of the statement's.
 """
 
 from __future__ import annotations
@@ -151,10 +152,11 @@ class Observer:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        try:
+        try:  # a running cluster's workers get joblib back; a local one is stopped anyway
             for calls in {id(c.runner): c for c in self._clusters.values()}.values():
-                with contextlib.suppress(Exception):  # a cluster that is gone needs nothing
-                    calls.release()
+                if calls.runner.remote:
+                    with contextlib.suppress(Exception):  # a cluster that is gone needs nothing
+                        calls.release()
         finally:
             self._stack.__exit__(*exc_info)
 
