@@ -128,8 +128,8 @@ class Observer:
         self.usable = usable_cores()
         self._records: list[CallRecord] = []
         self.values: dict[Any, PointObservation] = {}
-        self._clusters: dict[Any, ClusterCalls] = {}  # points whose cluster keeps its calls
-        self._on_cluster: set[Any] = set()
+        # Points on a cluster: where its workers keep their calls (None: they cannot).
+        self._clusters: dict[Any, ClusterCalls | None] = {}
         self._worker_pids: dict[int, bool] = {}
         self.workers = workers or {}
         self.memory_interval = memory_interval
@@ -153,7 +153,8 @@ class Observer:
 
     def __exit__(self, *exc_info) -> None:
         try:  # a running cluster's workers get joblib back; a local one is stopped anyway
-            for calls in {id(c.runner): c for c in self._clusters.values()}.values():
+            kept = [c for c in self._clusters.values() if c is not None]
+            for calls in {id(c.runner): c for c in kept}.values():
                 if calls.runner.remote:
                     with contextlib.suppress(Exception):  # a cluster that is gone needs nothing
                         calls.release()
@@ -167,16 +168,15 @@ class Observer:
         ipyparallel_ds there) is not observed inside."""
         if not runner.is_cluster:
             return
-        self._on_cluster.add(point)
         try:
             self._clusters[point] = ClusterCalls(runner)
         except Exception:
-            self._clusters.pop(point, None)
+            self._clusters[point] = None
 
     def _calls_inside(self, point: Any):
         """Where the calls made inside the point's workers are read, None when nowhere."""
-        if point in self._on_cluster:
-            return self._clusters.get(point)
+        if point in self._clusters:
+            return self._clusters[point]
         return getattr(self, "_in_workers", None)
 
     @staticmethod
