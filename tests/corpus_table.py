@@ -58,6 +58,9 @@ def ran(point: dict) -> str:
         text += f", inside workers n_jobs={','.join(map(str, inner))}"
     if not math.isnan(point["runnable_threads"]):
         text += f", {point['runnable_threads']:.1f} threads at once"
+    share = point.get("oversubscribed_share", math.nan)
+    if point["n_jobs"] > 1 and not math.isnan(share):
+        text += f" (over the cores {share:.0%} of the time)"
     return text
 
 
@@ -83,7 +86,8 @@ def render(rows: list[dict], took: float) -> str:
         f"{platform.system()} with {cores} usable cores, in {took:.0f} s. "
         '"busy" counts the workers (processes or threads) that did work; "threads at once" '
         "is the average number of threads of the kernel and its workers running or ready to "
-        "run, counted every 10 ms.",
+        'run, counted every 10 ms, and "over the cores" the share of those counts above the '
+        "usable cores (oversubscription from 50 %).",
         "",
         "| workload | source | n_jobs=1 ran | n_jobs=2 ran | results | warnings |",
         "|---|---|---|---|---|---|",

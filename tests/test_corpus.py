@@ -897,6 +897,7 @@ def record(case: Case, r) -> None:
             "workers_used": c.workers_used,
             "worker_effective_n_jobs": list(c.worker_effective_n_jobs),
             "runnable_threads": c.runnable_threads,
+            "oversubscribed_share": c.oversubscribed_share,
             "cores_used": c.cores_used,
         }
         for c in r.configs
