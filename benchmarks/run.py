@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load_cost
 import memory
 import overhead
+import prediction
 import time_to_answer
 import truth
 from _common import Figure, log
@@ -50,7 +51,7 @@ def machine() -> dict:
     }
 
 
-def markdown(info: dict, figures: list[Figure], seconds: float) -> str:
+def markdown(info: dict, figures: list[Figure], seconds: float, table: list[str]) -> str:
     cores = info["cores"]
     versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v)
     rows = "\n".join(
@@ -95,6 +96,18 @@ The whole run took {seconds / 60:.1f} minutes.
 6. **Memory accounting**: `%parcompare --memory -j 1,2` on a statement over a 200 MB array
    (memory-mapped to the workers) against a separate process sampling the kernel's process
    tree every 10 ms (Σ PSS, and Σ RSS to show how much summing RSS over-counts).
+7. **Prediction**: for each workload below, a fresh process runs `%parcompare`'s API with
+   `n_jobs=[1]` (on a machine with four cores or more, `[1, 2]`) and takes
+   `result.predict(p)`; another fresh process, with nothing of ipyparallel_ds, times the
+   statement with `time.perf_counter` at n_jobs=1 and at each predicted `p` (pools warmed,
+   nine runs per value in alternating blocks, medians). Three rounds, interleaved; the error
+   is the median predicted speedup over the median measured one, minus 1. On this machine
+   `p` is 2; with more cores the benchmark predicts 4, 8 and 16, up to the cores, and
+   measures them. How the prediction is made: [How the prediction is made](how-it-predicts.md).
+
+{prediction.START}
+{chr(10).join(table)}
+{prediction.END}
 
 On a shared virtual machine the noise of single calls can exceed the repeatability target by
 itself; the JSON file (`benchmarks/results/latest.json`) keeps every raw run so that the
@@ -123,6 +136,9 @@ def main() -> int:
     figures.append(overhead.measure(rounds))
     log("6. memory accounting")
     figures.append(memory.measure())
+    log("7. prediction from the tasks against measured runs")
+    predicted = prediction.figures(prediction.measure(2 if args.quick else 3))
+    figures += predicted
 
     seconds = time.perf_counter() - start
     info = machine()
@@ -139,7 +155,7 @@ def main() -> int:
             )
             + "\n"
         )
-        DOCS.write_text(markdown(info, figures, seconds))
+        DOCS.write_text(markdown(info, figures, seconds, predicted[0].details.get("table", [])))
         print(f"wrote {RESULTS.relative_to(ROOT)} and {DOCS.relative_to(ROOT)}")
     return 0
 

@@ -19,20 +19,25 @@ puts joblib back in them at the end.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from . import _tasks
+from ._tasks import KernelTasks
 from .backends import backend_name
 
 __all__ = [
     "CallRecord",
     "ClusterCalls",
+    "TaskTime",
     "WorkerCall",
     "WorkerCalls",
     "counting_calls",
@@ -51,6 +56,14 @@ class CallRecord:
     backend: str
     n_jobs: int
     depth: int  # 0 for a top-level call, 1+ when made inside another Parallel call
+    # Set for the calls whose tasks were timed (see ipyparallel_ds._tasks): the id the tasks
+    # carry, how many there were, the seconds the call took in the kernel, and the seconds
+    # pickling its first task took (NaN when not measured).
+    call_id: str = ""
+    tasks: int = 0
+    wall: float = math.nan
+    transfer: float = math.nan
+    samples: list | None = None  # the tasks of a serial first call: (func, args, kwargs)
 
 
 @dataclass(frozen=True)
@@ -63,9 +76,20 @@ class WorkerCall:
     depth: int  # 0 for a call a task made directly, 1+ inside another call in that worker
 
 
-def _record_calls(write) -> Any:
+@dataclass(frozen=True)
+class TaskTime:
+    """The duration of one task, timed in the worker that ran it."""
+
+    call_id: str
+    index: int
+    seconds: float
+
+
+def _record_calls(write, tasks: KernelTasks | None = None) -> Any:
     """Wrap ``Parallel.__call__`` in this process so that every call first runs
-    ``write(backend, effective n_jobs, depth)``; returns the original, to put back."""
+    ``write(backend, effective n_jobs, depth)``; with ``tasks``, the tasks of a top-level call
+    are timed and ``write``'s record gets the call's wall time. Returns the original, to put
+    back."""
     from joblib.parallel import Parallel
 
     original = Parallel.__call__
@@ -77,28 +101,43 @@ def _record_calls(write) -> Any:
             n_jobs = int(parallel._effective_n_jobs())
         except Exception:  # an invalid n_jobs: let joblib raise its own error
             n_jobs = -1
-        write(backend_name(parallel._backend), n_jobs, depth)
+        backend = backend_name(parallel._backend)
+        call = write(backend, n_jobs, depth)
+        timed = tasks is not None and depth == 0
+        if timed:
+            iterable = tasks.wrap(call, backend, n_jobs, iterable)
         local.depth = depth + 1
+        start = time.perf_counter()
         try:
             return original(parallel, iterable)
         finally:
             local.depth = depth
+            if timed and call.call_id and not getattr(parallel, "return_generator", False):
+                call.wall = time.perf_counter() - start
 
     Parallel.__call__ = recorded
     return original
 
 
 @contextmanager
-def counting_calls(records: list[CallRecord]) -> Iterator[None]:
-    """Append every ``Parallel`` call this process makes in the block to ``records``; joblib
-    is put back on every path."""
+def counting_calls(records: list[CallRecord], tasks: KernelTasks | None = None) -> Iterator[None]:
+    """Append every ``Parallel`` call this process makes in the block to ``records`` (with
+    ``tasks``, timing the tasks of top-level calls); joblib is put back on every path."""
     from joblib.parallel import Parallel
 
-    original = _record_calls(lambda *call: records.append(CallRecord(*call)))
+    def write(*call) -> CallRecord:
+        record = CallRecord(*call)
+        records.append(record)
+        return record
+
+    original = _record_calls(write, tasks)
+    if tasks is not None:
+        _tasks.set_sink(tasks.record)
     try:
         yield
     finally:
         Parallel.__call__ = original
+        _tasks.set_sink(None)
 
 
 def install(folder: str) -> None:
@@ -106,30 +145,35 @@ def install(folder: str) -> None:
     of its own."""
     path = os.path.join(folder, f"{os.getpid()}.calls")
 
-    def write(backend: str, n_jobs: int, depth: int) -> None:
+    def line(text: str) -> None:
         try:
             with open(path, "a", encoding="ascii") as handle:
-                handle.write(f"{backend} {n_jobs} {depth}\n")
+                handle.write(text)
         except OSError:  # the sweep is over and its folder is gone
             pass
 
-    _record_calls(write)
+    _record_calls(lambda backend, n_jobs, depth: line(f"{backend} {n_jobs} {depth}\n"))
+    _tasks.set_sink(lambda call_id, index, seconds: line(f"T {call_id} {index} {seconds!r}\n"))
 
 
 # -- in a cluster's workers, which may be on other machines: kept in memory, fetched ------------
-_held: list[tuple[int, str, int, int]] = []
+# ("call", pid, backend, n_jobs, depth) or ("task", call_id, index, seconds)
+_held: list[tuple] = []
 _original: list[Any] = []  # the original Parallel.__call__ while recording
 
 
 def hold_calls() -> bool:
-    """Run in a cluster worker: keep its ``Parallel`` calls in memory (once per process)."""
+    """Run in a cluster worker: keep its ``Parallel`` calls and the durations of the tasks
+    it runs in memory (once per process)."""
     if not _original:
-        _original.append(_record_calls(lambda *call: _held.append((os.getpid(), *call))))
+        _original.append(_record_calls(lambda *call: _held.append(("call", os.getpid(), *call))))
+        _tasks.set_sink(lambda *task: _held.append(("task", *task)))
     return True
 
 
-def held_calls() -> list[tuple[int, str, int, int]]:
-    """Run in a cluster worker: the calls kept since the last look, which are forgotten."""
+def held_calls() -> list[tuple]:
+    """Run in a cluster worker: the calls and tasks kept since the last look, which are
+    forgotten."""
     calls = list(_held)
     del _held[: len(calls)]
     return calls
@@ -141,6 +185,7 @@ def release_calls() -> bool:
 
     if _original:
         Parallel.__call__ = _original.pop()
+        _tasks.set_sink(None)
     _held.clear()
     return True
 
@@ -152,12 +197,18 @@ class ClusterCalls:
 
     def __init__(self, runner: Any) -> None:
         self.runner = runner
+        self.tasks: list[TaskTime] = []
         runner.run_on_workers(hold_calls)
 
     def new(self) -> list[WorkerCall]:
+        """The calls since the last look; the tasks' durations are added to ``tasks``."""
         calls = []
         for held in self.runner.run_on_workers(held_calls) or ():
-            calls.extend(WorkerCall(*call) for call in held)
+            for kind, *fields in held:
+                if kind == "call":
+                    calls.append(WorkerCall(*fields))
+                else:
+                    self.tasks.append(TaskTime(*fields))
         return calls
 
     def release(self) -> None:
@@ -170,6 +221,7 @@ class WorkerCalls:
     def __init__(self, folder: str) -> None:
         self.folder = folder
         self._read: dict[str, int] = {}
+        self.tasks: list[TaskTime] = []
 
     def new(self) -> list[WorkerCall]:
         calls = []
@@ -185,6 +237,10 @@ class WorkerCalls:
             self._read[name] = self._read.get(name, 0) + len(whole)
             pid = int(name.split(".")[0])
             for line in whole.splitlines():
+                if line.startswith("T "):
+                    _, call_id, index, seconds = line.split()
+                    self.tasks.append(TaskTime(call_id, int(index), float(seconds)))
+                    continue
                 backend, n_jobs, depth = line.split()
                 calls.append(WorkerCall(pid, backend, int(n_jobs), int(depth)))
         return calls

@@ -15,8 +15,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field, replace
-from itertools import pairwise
+from dataclasses import replace
 from typing import Any
 
 from ._format import format_bytes
@@ -28,92 +27,22 @@ from ._joblib_calls import (
     recording_in_workers,
 )
 from ._memory import PeakSampler, ProcessTree
+from ._observation import PointObservation, RunRecord
 from ._points import Point
 from ._sampling import SAMPLER_PREFIX
-from ._threads import RunnableCounts, RunnableSampler
+from ._tasks import KernelTasks, summarise
+from ._threads import RunnableSampler
 from .backends import traits
 from .environment import usable_cores
 from .timing import SEQUENTIAL_FALLBACK
+
+# Backends whose tasks run in this machine's processes, which can all unpickle a timed task.
+_LOCAL_BACKENDS = ("loky", "threading", "multiprocessing", "sequential")
 
 # A process or thread did work in a run if it used at least this much CPU: 5 ms, or 2 % of
 # the run's wall time, whichever is more (idle workers and helper threads use far less).
 _MIN_CPU_SECONDS = 0.005
 _MIN_CPU_SHARE = 0.02
-
-
-@dataclass
-class RunRecord:
-    """One timed run as the sweep reports it to the observer: the seconds it took, set once
-    the run has finished (None while it runs, or when it raised)."""
-
-    seconds: float | None = None
-
-
-@dataclass
-class PointObservation:
-    """What was seen over the timed runs of one point."""
-
-    calls: list[CallRecord] = field(default_factory=list)
-    statement_calls: int = 0
-    cpu_time: float = 0.0
-    active_pids: set[int] = field(default_factory=set)
-    active_threads: set[int] = field(default_factory=set)
-    worker_pids_per_run: list[frozenset[int]] = field(default_factory=list)
-    worker_calls: list[WorkerCall] = field(default_factory=list)  # made inside the workers
-    workers_watched: bool = False  # whether the calls inside the workers were recorded
-    peak_memory: float = 0.0
-    peak_children_memory: float = 0.0
-    peak_rss: float = 0.0
-    idle_children_memory: float = 0.0
-    first_call_memory: float = 0.0
-    # Threads running or ready to run, counted during the timed runs (RunnableSampler).
-    runnable: RunnableCounts = field(default_factory=RunnableCounts)
-
-    @property
-    def backends(self) -> list[str]:
-        return sorted({c.backend for c in self.calls})
-
-    @property
-    def parallel_calls(self) -> int:
-        """joblib Parallel calls per call of the statement (rounded)."""
-        if not self.statement_calls:
-            return 0
-        return round(len(self.calls) / self.statement_calls)
-
-    @property
-    def effective_n_jobs(self) -> list[int]:
-        return sorted({c.n_jobs for c in self.calls if c.depth == 0})
-
-    @property
-    def worker_parallel_calls(self) -> int:
-        """joblib calls made inside the workers per call of the statement (rounded)."""
-        if not self.statement_calls:
-            return 0
-        return round(len(self.worker_calls) / self.statement_calls)
-
-    @property
-    def worker_effective_n_jobs(self) -> list[int]:
-        return sorted({c.n_jobs for c in self.worker_calls if c.depth == 0})
-
-    @property
-    def nested_calls(self) -> int:
-        return sum(1 for c in self.calls if c.depth > 0)
-
-    @property
-    def pool_changed(self) -> bool:
-        """Worker processes were replaced between timed runs (so some runs were cold)."""
-        seen = [pids for pids in self.worker_pids_per_run if pids]
-        return any(later - earlier for earlier, later in pairwise(seen))
-
-    def workers_used(self, threads: bool) -> int:
-        """Workers that did work: child processes, or threads for thread backends; at least 1
-        (the kernel itself). The threading and multiprocessing backends start their pool
-        inside each call and stop it before the call returns, so its workers are gone before
-        a snapshot can see them; joblib's own worker count for the call stands in for them."""
-        count = len(self.active_threads) if threads else len(self.active_pids)
-        if any(traits(name).pool_per_call for name in self.backends):
-            count = max(count, *self.effective_n_jobs, 1)
-        return max(count, 1)
 
 
 class Observer:
@@ -127,6 +56,9 @@ class Observer:
         self._process = psutil.Process(os.getpid())
         self.usable = usable_cores()
         self._records: list[CallRecord] = []
+        # Tasks are timed on local backends, and on a cluster whose workers can record them.
+        self._cluster_ok: dict[str, bool] = {}
+        self._tasks = KernelTasks(self._times_tasks)
         self.values: dict[Any, PointObservation] = {}
         # Points on a cluster: where its workers keep their calls (None: they cannot).
         self._clusters: dict[Any, ClusterCalls | None] = {}
@@ -146,7 +78,7 @@ class Observer:
     def __enter__(self) -> Observer:
         self._stack = ExitStack()
         with self._stack as stack:  # closed again at once only if entering fails
-            stack.enter_context(counting_calls(self._records))
+            stack.enter_context(counting_calls(self._records, self._tasks))
             self._in_workers = stack.enter_context(recording_in_workers())
             self._stack = stack.pop_all()
         return self
@@ -172,6 +104,14 @@ class Observer:
             self._clusters[point] = ClusterCalls(runner)
         except Exception:
             self._clusters[point] = None
+        self._cluster_ok[runner.name] = self._clusters[point] is not None
+
+    def _times_tasks(self, backend: str) -> bool:
+        """Whether a call's tasks are wrapped to be timed: on the local backends, and on a
+        cluster whose workers record calls (they can then unpickle a timed task)."""
+        if backend in self._cluster_ok:
+            return self._cluster_ok[backend]
+        return not traits(backend).is_cluster and backend in _LOCAL_BACKENDS
 
     def _calls_inside(self, point: Any):
         """Where the calls made inside the point's workers are read, None when nowhere."""
@@ -234,14 +174,27 @@ class Observer:
 
     @contextmanager
     def first_call(self, point: Any) -> Iterator[None]:
-        """Sample memory during a first call (for the memory guard's estimates only)."""
-        if self.tree is None:
-            yield
-            return
-        with PeakSampler(self.tree, self.memory_interval, self.workers.get(point, 1) > 1) as s:
-            yield
+        """Sample memory during a first call (for the memory guard's estimates only), and
+        time pickling the first task of each serial call (see KernelTasks)."""
         value = self.values.setdefault(point, PointObservation())
-        value.first_call_memory = s.peak
+        first = len(self._records)
+        self._tasks.measure_transfer = True
+        try:
+            if self.tree is None:
+                yield
+            else:
+                with PeakSampler(
+                    self.tree, self.memory_interval, self.workers.get(point, 1) > 1
+                ) as s:
+                    yield
+                value.first_call_memory = s.peak
+        finally:
+            self._tasks.measure_transfer = False
+            timed = [r for r in self._records[first:] if r.call_id]
+            value.transfers = [r.transfer for r in timed]
+            value.samples = [r.samples or [] for r in timed]
+            for record in timed:
+                record.samples = None
 
     @contextmanager
     def timed_run(self, point: Any, loops: int) -> Iterator[RunRecord]:
@@ -256,6 +209,8 @@ class Observer:
         inside = self._calls_inside(point)
         if inside is not None:
             self._new_calls(inside)  # calls of the first call and warm-up are not this run's
+            inside.tasks.clear()
+        self._tasks.durations.clear()
         with ExitStack() as stack:
             snapshot = (
                 len(self._records),
@@ -275,6 +230,7 @@ class Observer:
         if record.seconds is not None:
             self._account(point, record.seconds, loops, snapshot, sampler, runnable.cpu_time)
             self._account_inside(point, inside)
+            self._account_tasks(point, record.seconds, loops, snapshot[0], inside)
             self.values[point].runnable.add(runnable.counts)
 
     def _account(
@@ -314,6 +270,24 @@ class Observer:
             value.worker_calls.extend(calls)
             value.workers_watched = True
 
+    def _account_tasks(self, point: Any, seconds: float, loops: int, first: int, inside) -> None:
+        """The run's top-level calls whose tasks were timed, with each task's duration from
+        the kernel or from the workers."""
+        from_workers: dict[str, dict[int, float]] = {}
+        if inside is not None:
+            for task in inside.tasks:
+                from_workers.setdefault(task.call_id, {})[task.index] = task.seconds
+            inside.tasks.clear()
+        calls = []
+        for record in self._records[first:]:
+            if not record.call_id:
+                continue
+            kernel = dict(self._tasks.durations.pop(record.call_id, ()))
+            workers = from_workers.get(record.call_id, {})
+            where = "workers" if workers else "kernel"
+            calls.append((record, {**kernel, **workers}, where))
+        self.values[point].task_runs.append((seconds, loops, calls))
+
     def fields(self, config, observed_workers: bool = True):
         """``config`` with what was observed over its timed runs filled in; with
         ``observed_workers`` False (a remote cluster), worker processes are not counted."""
@@ -326,6 +300,11 @@ class Observer:
             backend = f"{SEQUENTIAL_FALLBACK} ({backend})"  # joblib's one-worker fallback
         # Counted at every point: a serial value's library can run threads of its own.
         used = value.workers_used(threads)
+        tasks, outside = summarise(value.task_runs)
+        if len(tasks) == len(value.transfers):
+            tasks = tuple(
+                replace(t, transfer=s) for t, s in zip(tasks, value.transfers, strict=True)
+            )
         return replace(
             config,
             backend_used=backend,
@@ -338,9 +317,16 @@ class Observer:
             worker_effective_n_jobs=tuple(value.worker_effective_n_jobs),
             worker_backend_used=", ".join(sorted({c.backend for c in value.worker_calls})),
             pool_changed=value.pool_changed and config.workers > 1,
+            tasks=tasks,
+            outside_calls=outside,
             **value.runnable.fields(config.workers > 1, observed_workers),
             **self._memory_fields(config, value),
         )
+
+    def samples(self, config) -> list[list]:
+        """The tasks of each top-level call of ``config``'s first call (when it was serial)."""
+        value = self.values.get(Point(config.backend, config.n_jobs))
+        return value.samples if value is not None else []
 
     def _memory_fields(self, config, value: PointObservation) -> dict:
         if self.tree is None or not value.peak_memory:

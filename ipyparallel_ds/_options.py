@@ -177,6 +177,14 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         None,
+        "predict",
+        "LIST",
+        "Comma-separated worker counts to predict from the measured tasks, e.g. 4,8,16,64 "
+        "(on a machine with at least that many cores). Default: 1 to four times the usable "
+        "cores.",
+    ),
+    Option(
+        None,
         "save",
         "PATH",
         "Also save the chart (.png, .svg, .pdf) or the data (.json, .csv), by extension.",
@@ -235,4 +243,5 @@ def plan_arguments(options: dict[str, str]) -> dict[str, object]:
         "profile": options.get("profile"),
         "cluster_id": options.get("cluster-id"),
         "timeout": options.get("timeout"),
+        "predict": options.get("predict"),
     }

@@ -66,6 +66,38 @@ def parse_n_jobs(value: object) -> tuple[int, ...]:
     return tuple(result)
 
 
+def parse_predict(value: object) -> tuple[int, ...]:
+    """Validate the worker counts to predict, ``"4,8,16,64"``, an int or a sequence of ints:
+    whole numbers of at least 1, each once, returned in increasing order."""
+    if isinstance(value, str):
+        parts = [part.strip() for part in value.split(",")]
+        if not value.strip() or any(not part for part in parts):
+            raise ValueError(
+                f"--predict needs comma-separated worker counts like 4,8,16; got {value!r}"
+            )
+        items: list[object] = []
+        for part in parts:
+            try:
+                items.append(int(part))
+            except ValueError:
+                raise ValueError(
+                    f"--predict worker counts must be whole numbers like 4,8,16; got {part!r} "
+                    f"in {value!r}"
+                ) from None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        items = [value]
+    else:
+        items = _as_list(value, f"predict must be an int or a list of ints; got {value!r}")
+        if not items:
+            raise ValueError("predict must name at least one worker count, got an empty list")
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, int) or item < 1:
+            raise ValueError(f"--predict worker counts must be at least 1, got {item!r}")
+    if len(set(items)) != len(items):
+        raise ValueError(f"--predict names a worker count twice in {value!r}")
+    return tuple(sorted(items))  # type: ignore[arg-type]
+
+
 def parse_count(name: str, value: object, minimum: int) -> int:
     """Validate a whole-number option such as ``-n`` or ``-r`` (``name`` is used in messages)."""
     if isinstance(value, str):

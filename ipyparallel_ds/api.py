@@ -18,9 +18,11 @@ from ._events import Interrupted
 from ._memory import MAX_INTERVAL, ProcessTree, memory_limit, sampling_interval
 from ._observe import Observer
 from ._points import Point
+from ._probe import probe
 from ._threads import THREAD_VARIABLES, with_threads
 from .environment import collect, usable_cores
 from .plan import Plan, plan_points
+from .prediction import parallel_backend
 from .progress import SweepProgress
 from .result import ParCompareResult, build_result, partial_result
 from .same_result import compare_all, compare_results
@@ -36,6 +38,12 @@ __all__ = [
     "partial_result",
     "run",
 ]
+
+
+# Local backends the probe can run on, and the longest task of the statement it runs again
+# (a copy per worker, twice, after a round that warms the workers).
+_PROBED = ("loky", "threading", "multiprocessing")
+_LONGEST_PROBED_TASK = 0.25
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -169,7 +177,43 @@ def _run(prepared, plan, namespace, runners, compiler, precision, progress):
         precision=precision,
         clusters=[dict(r.info) for r in runners if r.is_cluster and r.info],
         context=context,
+        probes={}
+        if data.interrupted_at is not None
+        else _probes(configs, data.baseline_index, observer, runners),
+        predict_workers=plan.predict,
     ), stopped
+
+
+def _probes(configs, baseline_index: int, observer: Observer, runners) -> dict[str, dict]:
+    """The probe of each local backend the serial run's calls used, with copies of the task of
+    median length of that backend's longest call, when no parallel value's tasks were timed
+    (the prediction then has nothing else to go on)."""
+    base, usable = configs[baseline_index], usable_cores()
+    # Only for a serial sweep (-j 1): a parallel value, even one that failed or ran out of
+    # time, says more than a probe, and a cluster is not this machine.
+    if usable < 2 or not base.tasks or any(c.workers > 1 or c.on_cluster for c in configs):
+        return {}
+    if any(r.is_cluster for r in runners):
+        return {}
+    samples = observer.samples(base)
+    chosen: dict[str, tuple] = {}
+    for position, call in enumerate(base.tasks):
+        name = parallel_backend(call.backend, configs)
+        if name in _PROBED and call.timed and call.work > chosen.get(name, (0.0,))[0]:
+            chosen[name] = (call.work, position, call)
+    probes = {}
+    for name, (_, position, call) in chosen.items():
+        order = sorted(range(call.tasks), key=call.durations.__getitem__)
+        index = order[len(order) // 2]
+        tasks = samples[position] if position < len(samples) else []
+        task = tasks[index] if len(tasks) == call.tasks else None
+        if call.durations[index] > _LONGEST_PROBED_TASK:
+            task = None  # running it again would take long: the probe's own task instead
+        try:
+            probes[name] = probe(name, usable, task, call.durations[index]).to_dict()
+        except Exception:  # a probe that cannot run leaves the prediction without it
+            continue
+    return probes
 
 
 def _context(prepared, namespace, data: SweepData, configs, runners, timer):
@@ -232,6 +276,7 @@ def parcompare(
     profile: str | None = None,
     cluster_id: str | None = None,
     timeout: float | None = None,
+    predict: int | Sequence[int] | str | None = None,
 ) -> ParCompareResult:
     """Time ``stmt`` at several n_jobs values and compare them.
 
@@ -287,6 +332,9 @@ def parcompare(
     timeout : float, optional
         Deadline in seconds of each call on a cluster. Default: 10 times the serial call,
         at least 60 s.
+    predict : int, sequence of int or str, optional
+        Worker counts to predict from the measured tasks (``result.predictions``, the chart's
+        predicted line), e.g. ``[4, 8, 16, 64]``. Default: 1 to four times the usable cores.
 
     Returns
     -------
@@ -326,6 +374,7 @@ def parcompare(
         profile=profile,
         cluster_id=cluster_id,
         timeout=timeout,
+        predict=predict,
     )
     digits = _validate.parse_count("precision (-p)", precision, minimum=1)
     if namespace is None:

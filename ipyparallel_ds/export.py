@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .plot import render
-from .timing import ConfigTiming
+from .timing import ConfigTiming, ParallelCall
 
 if TYPE_CHECKING:
     from .result import ParCompareResult
@@ -41,6 +41,8 @@ def _finite(data: dict[str, Any]) -> dict[str, Any]:
             return None
         if isinstance(value, list):
             return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {key: clean(v) for key, v in value.items()}
         return value
 
     return {key: clean(value) for key, value in data.items()}
@@ -75,6 +77,10 @@ def to_dict(result: ParCompareResult) -> dict[str, Any]:
             name: None if model is None else model.to_dict()
             for name, model in result.scaling_by_backend.items()
         },
+        "tasks": [_finite(call.to_dict()) for call in result.tasks],
+        "probes": result.probes,
+        "predict_workers": list(result.predict_workers),
+        "predictions": [_finite(p.to_dict()) for p in result.predictions],
         "warnings": list(result.warnings),
         "environment": result.environment,
         "precision": result.precision,
@@ -122,6 +128,8 @@ CONFIG_LOADERS: dict[str, Callable[[Any], Any]] = {
     "workers_used": _as_is,
     "parallel_calls": _as_is,
     "cpu_time": _number,
+    "tasks": lambda calls: tuple(ParallelCall.from_dict(c) for c in calls or ()),
+    "outside_calls": _number,
     "effective_n_jobs": _numbers,
     "nested_calls": _as_is,
     "worker_parallel_calls": _as_is,
@@ -162,6 +170,8 @@ RESULT_LOADERS: dict[str, Callable[[Any], Any]] = {
     "warnings": _as_is,
     "precision": _as_is,
     "clusters": _as_is,
+    "probes": _as_is,
+    "predict_workers": lambda counts: tuple(counts or ()),
 }
 
 

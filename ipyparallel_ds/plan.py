@@ -20,7 +20,8 @@ class Plan:
     ``backends`` is empty for joblib's active backend; ``cluster``, ``scheduler``,
     ``profile`` and ``cluster_id`` say where the dask or ipyparallel backend runs, and
     ``timeout`` is the deadline of each call there (None: from the serial call).
-    ``n_jobs_given`` says whether the n_jobs values were asked or are the default.
+    ``n_jobs_given`` says whether the n_jobs values were asked or are the default;
+    ``predict`` holds the worker counts to predict (empty: the default).
     """
 
     n_jobs: tuple[int, ...]
@@ -37,6 +38,7 @@ class Plan:
     cluster_id: str | None = None
     timeout: float | None = None
     n_jobs_given: bool = True
+    predict: tuple[int, ...] = ()  # worker counts to predict; () for the default
 
     @classmethod
     def from_options(
@@ -55,6 +57,7 @@ class Plan:
         profile: object = None,
         cluster_id: object = None,
         timeout: object = None,
+        predict: object = None,
     ) -> Plan:
         """Validate user options; raises ValueError naming the bad value."""
         values = default_n_jobs() if n_jobs is None else _validate.parse_n_jobs(n_jobs)
@@ -80,6 +83,7 @@ class Plan:
             None if cluster_id is None else str(cluster_id),
             seconds,
             n_jobs is not None,
+            () if predict is None else _validate.parse_predict(predict),
         )
 
     @property

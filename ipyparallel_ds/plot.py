@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .prediction import default_predict_workers
 from .stats import efficiency
 
 if TYPE_CHECKING:
@@ -197,21 +198,26 @@ def _memory_value(result: ParCompareResult, config: ConfigTiming, statistic: str
 @dataclass(frozen=True)
 class Metric:
     """A chart view: the y-axis label, how a backend's line is drawn, the reference drawn
-    once (ideal line, kernel memory), the y of a config's marker (None: no marker), whether
-    the fitted scaling model is drawn, and whether a result has the data (``available``)."""
+    once (ideal line, kernel memory), the y of a config's marker (None: no marker), which
+    figure of a prediction is drawn (``"time"``, ``"speedup"`` or None), and whether a result
+    has the data (``available``)."""
 
     label: str
     draw: Callable[[Axes, Any, _Line, dict], None]
     reference: Callable[[Axes, Any, list[int]], None]
     value: Callable[[Any, Any, str], float | None]
-    fit: bool = False
+    predicted: str | None = None
     available: Callable[[Any], bool] = lambda result: True
 
 
 METRICS: dict[str, Metric] = {
-    "time": Metric("time per call (s)", _draw_time, _no_reference, _time_value, fit=True),
+    "time": Metric("time per call (s)", _draw_time, _no_reference, _time_value, predicted="time"),
     "speedup": Metric(
-        "speedup (×)", _draw_ratio("speedup"), _ideal_speedup, _ratio_value("speedup"), fit=True
+        "speedup (×)",
+        _draw_ratio("speedup"),
+        _ideal_speedup,
+        _ratio_value("speedup"),
+        predicted="speedup",
     ),
     "efficiency": Metric(
         "efficiency (%)",
@@ -237,7 +243,7 @@ def plot(
     statistic: str = "median",
     log_scale: bool = False,
     show_first_call: bool = True,
-    show_fit: bool = True,
+    show_prediction: bool = True,
 ) -> Axes:
     """Draw time, speedup or efficiency against the effective worker count.
 
@@ -257,10 +263,11 @@ def plot(
         Logarithmic y axis.
     show_first_call : bool
         Mark first-call times on the time view.
-    show_fit : bool
-        Draw the fitted scaling model (see ``result.scaling``) on the time and speedup views,
-        extrapolated to twice the largest measured worker count, where it explains the data.
-        The recommended n_jobs is marked on every view.
+    show_prediction : bool
+        On the time and speedup views, draw the prediction from the measured tasks (see
+        ``result.predict``) at ``result.predict_workers`` (default: up to four times the
+        usable cores) and, as a step line, the limit the tasks set. The recommended n_jobs is
+        marked on every view.
 
     Returns
     -------
@@ -282,17 +289,26 @@ def plot(
         xs.update(c.workers for c in warm)
         prefix = f"{name}, " if several else ""
         view.draw(ax, result, _Line(name, warm, configs, colours[name], prefix, several), options)
-    view.reference(ax, result, sorted(xs))
-    if show_fit and view.fit:
-        for name, scaling in result.scaling_by_backend.items():
-            _draw_fit(ax, result, metric, scaling, colours[name], name if several else "")
+    predicted: list[int] = []
+    if show_prediction and view.predicted:
+        for name in lines:
+            shown = _draw_prediction(
+                ax, result, view.predicted, name, colours[name], name if several else ""
+            )
+            predicted += [p for p in shown if p not in predicted]
+    view.reference(ax, result, sorted(xs | set(predicted)))
     _mark_recommended(ax, result, view, statistic)
-    _label_axes(ax, result, view, log_scale)
+    _label_axes(ax, result, view, log_scale, predicted)
     return ax
 
 
-def _label_axes(ax: Axes, result: ParCompareResult, view: Metric, log_scale: bool) -> None:
+def _label_axes(
+    ax: Axes, result: ParCompareResult, view: Metric, log_scale: bool, predicted: list[int]
+) -> None:
     ticks = _x_labels(result.configs)
+    for p in predicted:  # predicted counts are labelled where the axis has room
+        if p not in ticks and (len(predicted) <= 12 or p % max(len(predicted) // 8, 1) == 0):
+            ticks[p] = str(p)
     ax.set_xticks(sorted(ticks), [ticks[w] for w in sorted(ticks)])
     cores = result.environment.get("cores", {}).get("usable")
     caption = f"usable cores on this machine: {cores}" if cores else "usable cores: unknown"
@@ -306,23 +322,33 @@ def _label_axes(ax: Axes, result: ParCompareResult, view: Metric, log_scale: boo
     ax.grid(True, alpha=0.3)
 
 
-def _draw_fit(
-    ax: Axes, result: ParCompareResult, metric: str, scaling, colour: str, name: str
-) -> None:
-    if scaling is None or not scaling.explains_data:
-        return
-    top = 2 * max(p for p, _ in scaling.points)
-    steps = 60
-    low = min(p for p, _ in scaling.points)
-    ps = [low + (top - low) * i / steps for i in range(steps + 1)]
-    base_workers = result.baseline.workers
-    if metric == "time":
-        ys = [scaling.time(p) for p in ps]
-    else:  # speedup relative to the baseline, which may itself have several workers
-        ys = [scaling.time(base_workers) / scaling.time(p) for p in ps]
-    s = scaling.serial_fraction
-    label = f"fitted{' ' + name if name else ''} (serial fraction {s:.2f})"
-    ax.plot(ps, ys, ":", color=colour, label=label)
+def _draw_prediction(
+    ax: Axes, result: ParCompareResult, figure: str, backend: str, colour: str, name: str
+) -> list[int]:
+    """The predicted time or speedup of one backend's line, and the task limit as a step
+    line; returns the worker counts drawn (none when the tasks were not measured)."""
+    counts = result.predict_workers or default_predict_workers(
+        result.environment.get("cores", {}).get("usable", 1)
+    )
+    made = [result.predict(p, backend) for p in counts]
+    made = [m for m in made if m is not None]
+    if len(made) < 2:
+        return []
+    xs = [m.workers for m in made]
+    serial = result.baseline.median
+    if figure == "time":
+        ys = [m.time for m in made]
+        limits = [serial / m.limit for m in made]
+    else:
+        ys = [m.speedup for m in made]
+        limits = [m.limit for m in made]
+    suffix = f" ({name})" if name else ""
+    ax.plot(xs, ys, "--", marker=".", color=colour, label=f"predicted from the tasks{suffix}")
+    ax.plot(
+        xs, limits, drawstyle="steps-post", color=colour, alpha=0.45, linewidth=1.2,
+        label=f"limit of the tasks{suffix}",
+    )  # fmt: skip
+    return xs
 
 
 def _mark_recommended(ax: Axes, result: ParCompareResult, view: Metric, statistic: str) -> None:

@@ -7,6 +7,7 @@ import math
 from html import escape
 from typing import TYPE_CHECKING
 
+from . import verdict as _verdict
 from ._format import format_bytes, format_time
 from ._points import point_name
 
@@ -152,6 +153,9 @@ def report(result: ParCompareResult) -> str:
     parts = [table(result), ""]
     if len(result.configs) > 1 and any(not math.isnan(c.speedup) for c in result.configs[1:]):
         parts += [text_chart(result), ""]
+    predicted = _verdict.prediction_line(result)
+    if predicted:
+        parts += [predicted, ""]
     parts.append(result.verdict)
     parts += [f"Warning: {w}" for w in result.warnings]
     return "\n".join(parts)

@@ -16,6 +16,7 @@ from typing import Any
 
 from . import checks, export
 from . import plot as _plot
+from . import prediction as _prediction
 from . import report as _report
 from . import verdict as _verdict
 from . import widget as _widget
@@ -23,9 +24,10 @@ from ._format import format_time
 from ._options import DEFAULT_PRECISION
 from .backends import SERIAL
 from .environment import usable_cores
+from .prediction import Prediction, default_predict_workers
 from .scaling import break_even_calls, fit_scaling, recommended_config
 from .stats import with_speedups
-from .timing import ConfigTiming
+from .timing import ConfigTiming, ParallelCall
 
 __all__ = ["ConfigTiming", "ParCompareResult", "build_result", "format_time", "partial_result"]
 
@@ -71,6 +73,12 @@ class ParCompareResult:
         The dask or ipyparallel clusters used: backend, kind (``"local"`` when started for
         the measurement, else ``"existing"``), address or profile, and ``startup``, the
         seconds it took to start or connect to (before any worker started).
+    probes : dict
+        Per joblib backend, what the machine's probe measured when no parallel value's tasks
+        were (see :mod:`ipyparallel_ds._probe`): workers, slowdown, round_trip, solo.
+    predict_workers : tuple of int
+        The worker counts :attr:`predictions` covers (``--predict``; by default 1 to four
+        times the usable cores).
     """
 
     statement: str
@@ -89,6 +97,8 @@ class ParCompareResult:
     warnings: list[str] = field(default_factory=list)
     precision: int = 3
     clusters: list[dict[str, Any]] = field(default_factory=list)
+    probes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    predict_workers: tuple[int, ...] = ()
 
     # -- derived -------------------------------------------------------------------------
     @property
@@ -193,6 +203,39 @@ class ParCompareResult:
         others = [c for c in self.configs if c.timings and c.workers > self.baseline.workers]
         return min(others, key=lambda c: c.median) if others else None
 
+    # -- the task structure and the prediction (see ipyparallel_ds.prediction) ---------------
+    @property
+    def tasks(self) -> tuple[ParallelCall, ...]:
+        """The top-level joblib calls of one call of the statement in the serial run, each
+        with its backend, task count and task durations (measured in the kernel)."""
+        return self.baseline.tasks
+
+    def predict(self, workers: int, backend: str | None = None) -> Prediction | None:
+        """Predict one call of the statement with ``workers`` workers, on a machine with at
+        least that many cores (see :mod:`ipyparallel_ds.prediction`); ``.time``, ``.speedup``
+        and ``.limit``. None when the serial run's tasks were not measured.
+
+        ``backend`` picks a backend's line when several were compared (default: the
+        recommended one's)."""
+        workers = _validate_workers(workers)
+        lines = self.lines()
+        if backend is None:
+            chosen = self.parallel_choice()
+            backend = chosen.backend if chosen is not None else next(iter(lines))
+        if backend not in lines:
+            raise ValueError(f"backend {backend!r} was not measured; measured: {list(lines)}")
+        usable = self.environment.get("cores", {}).get("usable", 1)
+        return _prediction.predict(lines[backend], self.baseline, workers, usable, self.probes)
+
+    @property
+    def predictions(self) -> list[Prediction]:
+        """:meth:`predict` at each of :attr:`predict_workers` (empty when it cannot predict)."""
+        counts = self.predict_workers or default_predict_workers(
+            self.environment.get("cores", {}).get("usable", 1)
+        )
+        made = [self.predict(p) for p in counts]
+        return [p for p in made if p is not None]
+
     @property
     def verdict(self) -> str:
         """Two or three plain sentences for a learner, every one computed from the numbers."""
@@ -280,6 +323,12 @@ class ParCompareResult:
         return {"text/plain": self.report(), "text/html": self._repr_html_()}
 
 
+def _validate_workers(workers: object) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a whole number of at least 1, got {workers!r}")
+    return workers
+
+
 def build_result(
     statement: str,
     configs: Sequence[ConfigTiming],
@@ -298,6 +347,8 @@ def build_result(
     precision: int = DEFAULT_PRECISION,
     clusters: Sequence[dict[str, Any]] = (),
     context: checks.Context | None = None,
+    probes: dict[str, dict[str, Any]] | None = None,
+    predict_workers: Sequence[int] = (),
 ) -> ParCompareResult:
     """Compute speedups and warnings for measured configs and wrap them in a result.
 
@@ -332,6 +383,8 @@ def build_result(
         environment=environment,
         warnings=[*notes, *(f.text for f in findings)],
         precision=precision,
+        probes=dict(probes or {}),
+        predict_workers=tuple(predict_workers),
     )
 
 

@@ -14,10 +14,70 @@ from ._points import point_name
 from .backends import traits
 from .stats import median, quantile
 
-__all__ = ["SEQUENTIAL_FALLBACK", "ConfigTiming"]
+__all__ = ["SEQUENTIAL_FALLBACK", "ConfigTiming", "ParallelCall"]
 
 # How ``backend_used`` starts when joblib ran every call with one worker.
 SEQUENTIAL_FALLBACK = "sequential"
+
+
+@dataclass(frozen=True)
+class ParallelCall:
+    """One top-level ``joblib.Parallel`` call of the statement and its tasks, as measured.
+
+    ``durations`` holds each task's seconds in dispatch order, timed in the process that ran
+    it (the kernel at n_jobs=1 and for thread backends, the workers otherwise), the median
+    over the timed runs; it is empty when some of the tasks could not be timed. ``wall`` is
+    the seconds the whole call took in the kernel (median). ``transfer`` is the seconds
+    pickling one task took, for a process backend's serial call (NaN when not measured).
+    """
+
+    backend: str
+    n_jobs: int
+    tasks: int
+    durations: tuple[float, ...]
+    wall: float
+    where: str
+    transfer: float = math.nan
+
+    @property
+    def timed(self) -> bool:
+        """Whether every task's duration was measured."""
+        return self.tasks > 0 and len(self.durations) == self.tasks
+
+    @property
+    def work(self) -> float:
+        """Seconds of all the tasks together."""
+        return math.fsum(self.durations)
+
+    @property
+    def longest(self) -> float:
+        return max(self.durations, default=math.nan)
+
+    @property
+    def parallelism(self) -> float:
+        """Work over the longest task: no number of workers can do better than this."""
+        return self.work / self.longest if self.timed and self.longest > 0 else math.nan
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["durations"] = list(self.durations)
+        data.update(work=self.work, longest=self.longest, parallelism=self.parallelism)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ParallelCall:
+        def number(value):
+            return math.nan if value is None else float(value)
+
+        return cls(
+            backend=data["backend"],
+            n_jobs=int(data["n_jobs"]),
+            tasks=int(data["tasks"]),
+            durations=tuple(float(d) for d in data["durations"]),
+            wall=number(data["wall"]),
+            where=data["where"],
+            transfer=number(data.get("transfer")),
+        )
 
 
 @dataclass(frozen=True)
@@ -87,6 +147,10 @@ class ConfigTiming:
     busy_worker_runnable_threads: float = math.nan
     # Share of those samples with more threads running or ready to run than usable cores.
     oversubscribed_share: float = math.nan
+    # The statement's top-level joblib calls and their tasks (see ParallelCall), and the
+    # seconds per call of the statement spent outside them (median; NaN when not observed).
+    tasks: tuple[ParallelCall, ...] = ()
+    outside_calls: float = math.nan
 
     @property
     def cpu_utilisation(self) -> float:
@@ -212,6 +276,7 @@ class ConfigTiming:
             "worker_effective_n_jobs",
         ):
             data[name] = list(data[name])
+        data["tasks"] = [call.to_dict() for call in self.tasks]
         data.update(
             cpu_utilisation=self.cpu_utilisation,
             repeat=self.repeat,

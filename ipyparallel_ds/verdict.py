@@ -13,7 +13,13 @@ if TYPE_CHECKING:
     from .result import ParCompareResult
     from .timing import ConfigTiming
 
-__all__ = ["summary", "verdict"]
+__all__ = [
+    "bigger_machine_sentence",
+    "granularity_sentence",
+    "prediction_line",
+    "summary",
+    "verdict",
+]
 
 
 def summary(result: ParCompareResult) -> str:
@@ -44,7 +50,9 @@ def _shown_interval(config: ConfigTiming) -> tuple[float, float]:
 def verdict(result: ParCompareResult) -> str:
     """Speed, start-up and recommendation, each sentence computed from the measurement."""
     if len(result.configs) < 2:
-        return summary(result)
+        extra = [_this_machine_sentence(result), granularity_sentence(result)]
+        extra.append(bigger_machine_sentence(result))
+        return " ".join([summary(result), *(t for t in extra if t)])
     if result.no_effect:
         return (
             f"n_jobs had no effect on this statement: {result.no_effect}, so the differences "
@@ -89,24 +97,8 @@ def verdict(result: ParCompareResult) -> str:
                 ", though its advantage is within the noise of this measurement (more runs "
                 "with -r would settle it)"
             )
-        scaling = result.scaling
-        # Only where the measurement shows a speedup the model explains: a slowdown is
-        # overhead, which two points cannot tell apart from a serial fraction.
-        credible = (
-            scaling is not None
-            and scaling.explains_data
-            and _shown_interval(target)[0] > 1.0
-            and scaling.serial_fraction >= 0.005
-        )
-        if credible:
-            limit = scaling.max_speedup
-            source = "two worker counts" if len(scaling.points) == 2 else "the fit"
-            shown = f"{limit:.1f}" if limit < 10 else f"{limit:.0f}"
-            text += (
-                f"; the serial fraction measured from {source} ({scaling.serial_fraction:.2f}, "
-                f"Amdahl's law) would limit any number of cores to {shown}×"
-            )
         sentences.append(text + ".")
+    sentences += [t for t in (granularity_sentence(result), bigger_machine_sentence(result)) if t]
     return " ".join(sentences)
 
 
@@ -224,3 +216,108 @@ def _doubt(config: ConfigTiming, low: float, high: float) -> str:
             "trusting it."
         )
     return doubts
+
+
+# -- what the tasks allow, and the prediction for a bigger machine ----------------------------
+# Tasks this close in length are "equal": rounds of them are said as rounds.
+EQUAL_TASKS = 1.5
+
+
+def _main_call(result: ParCompareResult):
+    """The serial run's call with the most work, if its tasks were timed."""
+    calls = [c for c in result.tasks if c.timed]
+    return max(calls, key=lambda c: c.work, default=None)
+
+
+def _counts(result: ParCompareResult) -> list[int]:
+    return [p.workers for p in result.predictions]
+
+
+def granularity_sentence(result: ParCompareResult) -> str:
+    """Said when the tasks of the statement's main joblib call limit the speedup within the
+    predicted worker counts: their number (in rounds) or the longest task."""
+    call, counts = _main_call(result), _counts(result)
+    if call is None or call.tasks < 1 or not counts or result.baseline.workers != 1:
+        return ""
+    k, top = call.tasks, max(counts)
+    durations = sorted(call.durations)
+    equal = durations[-1] <= EQUAL_TASKS * durations[len(durations) // 2]
+    what = f"Its main joblib call ({call.backend}) runs {k} task{'s' if k != 1 else ''}"
+    if equal and k < top:
+        text = f"{what}: more than {k} workers cannot run at once"
+        uneven = [p for p in counts if 1 < p < k and k % p]
+        if uneven:
+            p = max(uneven)
+            rounds = -(-k // p)
+            text += (
+                f"; at {p} workers they take {rounds} rounds, so at best "
+                f"{k / rounds:.1f}× from the tasks alone"
+            )
+        return text + "."
+    if call.parallelism < top:
+        share = call.longest / call.work * 100
+        return (
+            f"{what}; the longest takes {share:.0f} % of their {format_time(call.work, 3)} "
+            f"together, so no number of workers makes the call more than "
+            f"{call.parallelism:.1f}× faster."
+        )
+    return ""
+
+
+def _this_machine_sentence(result: ParCompareResult) -> str:
+    """With the serial value alone: what its tasks predict on this machine's cores."""
+    usable = result.environment.get("cores", {}).get("usable", 1)
+    made = [m for m in result.predictions if 1 < m.workers <= usable]
+    if not made:
+        return ""
+    best = max(made, key=lambda m: m.speedup)
+    return (
+        f"Predicted from its tasks on this machine's {usable} cores: n_jobs={best.workers} "
+        f"would give {best.speedup:.2f}× (the tasks allow at most {best.limit:.2f}× there; "
+        f"from {best.based_on})."
+    )
+
+
+def bigger_machine_sentence(result: ParCompareResult) -> str:
+    """The best n_jobs on the largest predicted machine, in one sentence, with what its
+    workers would need in memory where a per-worker figure was measured."""
+    made = result.predictions
+    usable = result.environment.get("cores", {}).get("usable", 1)
+    if len(made) < 2 or max(m.workers for m in made) <= usable:
+        return ""
+    top = max(m.workers for m in made)
+    best = max(m.speedup for m in made)
+    chosen = min((m for m in made if m.speedup * 1.05 >= best), key=lambda m: m.workers)
+    call = _main_call(result)
+    text = (
+        f"Predicted from the tasks for a machine with {top} cores: n_jobs={chosen.workers} "
+        f"would give {chosen.speedup:.1f}× (the tasks allow at most {chosen.limit:.1f}× there)"
+    )
+    if chosen.workers < top:
+        why = f"{call.tasks} tasks" if call is not None else "its tasks"
+        text += f", and more workers would add less than 5 % with {why}"
+    memory = _per_worker_memory(result)
+    if memory is not None and chosen.workers > 1:
+        kernel = result.kernel_memory
+        text += (
+            f"; {chosen.workers} workers would need about "
+            f"{format_bytes(kernel + chosen.workers * memory)} with the kernel "
+            f"({format_bytes(memory)} per worker as measured)"
+        )
+    return text + "."
+
+
+def _per_worker_memory(result: ParCompareResult) -> float | None:
+    measured = [c.memory_per_worker for c in result.configs if not math.isnan(c.memory_per_worker)]
+    if not measured or math.isnan(result.kernel_memory):
+        return None
+    return max(measured)
+
+
+def prediction_line(result: ParCompareResult) -> str:
+    """The predicted speedups as the report prints them (empty when nothing is predicted)."""
+    made = [m for m in result.predictions if m.workers > 1]
+    if not made:
+        return ""
+    parts = ", ".join(f"{m.workers}: {m.speedup:.2f}× (limit {m.limit:.2f}×)" for m in made)
+    return f"predicted from the tasks, workers: speedup (limit of the tasks)\n  {parts}"

@@ -22,7 +22,7 @@ __all__ = ["ParCompareWidget", "WidgetProgress", "make_widget"]
 
 class ParCompareWidget:
     """Chart of a result with controls for metric, statistic, log scale, first calls and the
-    fitted scaling model.
+    prediction from the measured tasks.
 
     ``box`` is the ipywidgets ``VBox`` that holds the controls and the chart (put it in your
     own layout if you like). Besides the widget view, the display bundle carries
@@ -50,7 +50,7 @@ class ParCompareWidget:
         )
         self.log_scale = widgets.Checkbox(value=False, description="log scale", indent=False)
         self.first_calls = widgets.Checkbox(value=True, description="first calls", indent=False)
-        self.fit = widgets.Checkbox(value=True, description="fitted model", indent=False)
+        self.prediction = widgets.Checkbox(value=True, description="prediction", indent=False)
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="640px"))
         self.caption = widgets.HTML()
         self.axes_label = ""
@@ -58,12 +58,18 @@ class ParCompareWidget:
             [
                 self.metric,
                 self.statistic,
-                widgets.HBox([self.log_scale, self.first_calls, self.fit]),
+                widgets.HBox([self.log_scale, self.first_calls, self.prediction]),
             ]
         )
         self.box = widgets.VBox(children=[controls, self.image, self.caption], **kwargs)
         self.box.add_class("parcompare-widget")
-        for control in (self.metric, self.statistic, self.log_scale, self.first_calls, self.fit):
+        for control in (
+            self.metric,
+            self.statistic,
+            self.log_scale,
+            self.first_calls,
+            self.prediction,
+        ):
             control.observe(self._redraw, names="value")
         self._redraw()
 
@@ -73,7 +79,7 @@ class ParCompareWidget:
             "statistic": self.statistic.value,
             "log_scale": self.log_scale.value,
             "show_first_call": self.first_calls.value,
-            "show_fit": self.fit.value,
+            "show_prediction": self.prediction.value,
         }
 
     def _redraw(self, change: Any = None) -> None:

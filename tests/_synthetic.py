@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ipyparallel_ds.result import ConfigTiming, ParCompareResult, build_result
+from ipyparallel_ds.timing import ParallelCall
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 METRICS = ("time", "speedup", "efficiency", "memory")
@@ -286,8 +287,47 @@ def no_effect_sweep() -> ParCompareResult:
     )
 
 
+def tasks_sweep() -> ParCompareResult:
+    """cross_val_score(cv=5) at n_jobs 1 and 2 on two cores, with the five fits timed in the
+    kernel and in the workers and memory per worker: the prediction, the task limit as a
+    step, the granularity sentence and the one for a bigger machine."""
+    serial_fits = (0.121, 0.118, 0.125, 0.119, 0.122)
+    worker_fits = (0.131, 0.129, 0.136, 0.13, 0.133)
+    configs = [
+        ConfigTiming(
+            n_jobs=1, workers=1, first_call=0.66, loops=1,
+            all_runs=(0.611, 0.612, 0.609, 0.615, 0.61),
+            backend_used="sequential (loky)", workers_used=1, parallel_calls=1, cpu_time=3.05,
+            effective_n_jobs=(1,), runnable_threads=1.0, peak_memory=300e6,
+            memory_increase=20e6, memory_method="pss",
+            tasks=(ParallelCall("loky", 1, 5, serial_fits, 0.607, "kernel", 0.002),),
+            outside_calls=0.004,
+        ),
+        ConfigTiming(
+            n_jobs=2, workers=2, first_call=1.9, loops=1,
+            all_runs=(0.421, 0.418, 0.425, 0.42, 0.419),
+            paired_baseline=(0.612, 0.61, 0.611, 0.613, 0.609),
+            backend_used="loky", workers_used=2, parallel_calls=1, cpu_time=3.4,
+            effective_n_jobs=(2,), runnable_threads=2.0, peak_memory=520e6,
+            memory_increase=240e6, memory_method="pss", memory_per_worker=110e6,
+            tasks=(ParallelCall("loky", 2, 5, worker_fits, 0.415, "workers"),),
+            outside_calls=0.005,
+        ),
+    ]  # fmt: skip
+    return build_result(
+        "cross_val_score(SVC(), X, y, cv=5)",
+        configs,
+        0,
+        interleaved=True,
+        results_equal=True,
+        kernel_memory=280e6,
+        environment=environment(2),
+    )
+
+
 BUILDERS: dict[str, Callable[[], ParCompareResult]] = {
     "local_sweep": local_sweep,
+    "tasks_sweep": tasks_sweep,
     "backends_sweep": backends_sweep,
     "memory_and_warnings_sweep": memory_and_warnings_sweep,
     "no_effect_sweep": no_effect_sweep,
@@ -335,7 +375,7 @@ def axes_contents(result: ParCompareResult) -> dict[str, Any]:
     for metric in METRICS:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            ax = result.plot(metric, show_fit=True)
+            ax = result.plot(metric, show_prediction=True)
         legend = ax.get_legend()
         contents[metric] = {
             "lines": [

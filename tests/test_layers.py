@@ -33,9 +33,12 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("points", ("_points", "timing")),
     ("options", ("_options", "_validate")),
-    ("observing", ("_sampling", "_memory", "_threads", "_joblib_calls", "_observe")),
-    ("measuring", ("statement", "timer", "plan", "progress", "sweep")),
-    ("analysing", ("scaling", "same_result")),
+    (
+        "observing",
+        ("_sampling", "_memory", "_threads", "_tasks", "_joblib_calls", "_observation", "_observe"),
+    ),
+    ("measuring", ("statement", "timer", "plan", "progress", "sweep", "_probe")),
+    ("analysing", ("scaling", "prediction", "same_result")),
     (
         "telling",
         (

@@ -20,7 +20,9 @@ def test_verdict_states_only_measured_things():
     calls = result.break_even_calls
     assert calls == math.ceil(2.0 / (law(1) - law(2))) and f"after {calls} calls" in text
     assert "Recommended: n_jobs=2" in text
-    assert "0.04" in text and "25×" in text
+    # No tasks were measured: nothing is said about other machines, and Amdahl's law, fitted
+    # to two points, is no longer quoted.
+    assert "Amdahl" not in text and "Predicted" not in text and not result.predictions
     assert text in result.report()
 
 
@@ -30,26 +32,43 @@ def test_verdict_when_parallel_is_slower_claims_no_serial_fraction():
     assert "slower" in result.verdict
     assert "serial fraction" not in result.verdict
     assert not result.scaling.explains_data
-    ax = result.plot("speedup")  # nor does the chart draw a model that misses the data
-    assert not any(line.get_label().startswith("fitted") for line in ax.lines)
+    ax = result.plot("speedup")  # nor does the chart draw a model without measured tasks
+    assert not any(line.get_label().startswith("predicted") for line in ax.lines)
     assert "Recommended: n_jobs=1" in result.verdict
     assert result.break_even_calls is None
 
 
-def test_chart_shows_fit_and_recommendation():
-    law = amdahl(0.1, 0.01)
-    configs = [timing(p, law(p)) for p in (1, 2, 4)]
-    result = build_result("f()", configs, 0, environment={"cores": {"usable": 4}})
+def test_chart_shows_the_prediction_the_task_limit_and_the_recommendation():
+    from _synthetic import tasks_sweep
+
+    result = tasks_sweep()
     ax = result.plot("speedup")
-    fitted = next(line for line in ax.lines if line.get_label().startswith("fitted"))
-    assert max(fitted.get_xdata()) == pytest.approx(8)  # to twice the largest measured count
-    star = next(line for line in ax.lines if line.get_label().startswith("recommended"))
-    assert list(star.get_xdata()) == [result.recommended.workers]
-    plain = result.plot("speedup", show_fit=False)
-    assert not any(line.get_label().startswith("fitted") for line in plain.lines)
-    assert not any(
-        line.get_label().startswith("fitted") for line in result.plot("efficiency").lines
+    labels = {line.get_label(): line for line in ax.lines}
+    predicted = labels["predicted from the tasks"]
+    limit = labels["limit of the tasks"]
+    assert max(predicted.get_xdata()) == 8  # four times the 2 usable cores
+    assert limit.get_drawstyle() == "steps-post"
+    assert all(
+        y <= top + 1e-9 for y, top in zip(predicted.get_ydata(), limit.get_ydata(), strict=True)
     )
+    assert list(limit.get_ydata())[-1] == pytest.approx(result.predict(8).limit)
+    star = labels[f"recommended: {result.recommended.name}"]
+    assert list(star.get_xdata()) == [result.recommended.workers]
+    plain = result.plot("speedup", show_prediction=False)
+    assert not any(line.get_label().startswith("predicted") for line in plain.lines)
+    assert not any(
+        line.get_label().startswith("predicted") for line in result.plot("efficiency").lines
+    )
+
+
+def test_the_verdict_says_what_the_tasks_allow_and_the_best_n_jobs_on_a_bigger_machine():
+    from _synthetic import tasks_sweep
+
+    text = tasks_sweep().verdict
+    assert "runs 5 tasks: more than 5 workers cannot run at once" in text
+    assert "at 4 workers they take 2 rounds, so at best 2.5×" in text
+    assert "for a machine with 8 cores: n_jobs=5 would give" in text
+    assert "5 workers would need about" in text and "110 MB per worker as measured" in text
 
 
 def test_recommending_a_value_within_the_noise_says_so():

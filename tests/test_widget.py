@@ -12,7 +12,9 @@ def test_widget_controls_redraw_from_the_stored_result(monkeypatch):
 
     calls = []
     monkeypatch.setattr(api, "run", lambda *a, **k: calls.append(1))
-    box = synthetic().widget()
+    from _synthetic import tasks_sweep
+
+    box = tasks_sweep().widget()  # its tasks were measured: the prediction can be switched off
     images = {box.image.value}
     assert box.axes_label.startswith("speedup")
     box.metric.value = "efficiency"
@@ -26,7 +28,7 @@ def test_widget_controls_redraw_from_the_stored_result(monkeypatch):
     images.add(box.image.value)
     box.first_calls.value = False
     images.add(box.image.value)
-    box.fit.value = False
+    box.prediction.value = False
     images.add(box.image.value)
     assert len(images) == 7  # every control changed the picture
     assert calls == []  # and nothing was measured again
