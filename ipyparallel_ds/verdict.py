@@ -289,6 +289,11 @@ def bigger_machine_sentence(result: ParCompareResult) -> str:
     best = max(m.speedup for m in made)
     chosen = min((m for m in made if m.speedup * 1.05 >= best), key=lambda m: m.workers)
     call = _main_call(result)
+    if chosen.workers == 1:
+        return (
+            f"Predicted from the tasks for a machine with {top} cores: no n_jobs would be "
+            "more than 5 % faster than n_jobs=1; the tasks are too short for their overhead."
+        )
     text = (
         f"Predicted from the tasks for a machine with {top} cores: n_jobs={chosen.workers} "
         f"would give {chosen.speedup:.1f}× (the tasks allow at most {chosen.limit:.1f}× there)"
