@@ -32,12 +32,9 @@ from ._points import Point
 from ._sampling import SAMPLER_PREFIX
 from ._tasks import KernelTasks, summarise
 from ._threads import RunnableSampler
-from .backends import traits
+from .backends import names, traits
 from .environment import usable_cores
 from .timing import SEQUENTIAL_FALLBACK
-
-# Backends whose tasks run in this machine's processes, which can all unpickle a timed task.
-_LOCAL_BACKENDS = ("loky", "threading", "multiprocessing", "sequential")
 
 # A process or thread did work in a run if it used at least this much CPU: 5 ms, or 2 % of
 # the run's wall time, whichever is more (idle workers and helper threads use far less).
@@ -111,7 +108,10 @@ class Observer:
         cluster whose workers record calls (they can then unpickle a timed task)."""
         if backend in self._cluster_ok:
             return self._cluster_ok[backend]
-        return not traits(backend).is_cluster and backend in _LOCAL_BACKENDS
+        # The registry's local backends run in this machine's processes, which all import
+        # this package; a backend it does not know might not.
+        local = backend == SEQUENTIAL_FALLBACK or backend in names()
+        return local and not traits(backend).is_cluster
 
     def _calls_inside(self, point: Any):
         """Where the calls made inside the point's workers are read, None when nowhere."""

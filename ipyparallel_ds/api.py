@@ -40,9 +40,8 @@ __all__ = [
 ]
 
 
-# Local backends the probe can run on, and the longest task of the statement it runs again
-# (a copy per worker, twice, after a round that warms the workers).
-_PROBED = ("loky", "threading", "multiprocessing")
+# The longest task of the statement the probe runs again (a copy per worker, twice, after a
+# round that warms the workers).
 _LONGEST_PROBED_TASK = 0.25
 
 
@@ -199,7 +198,8 @@ def _probes(configs, baseline_index: int, observer: Observer, runners) -> dict[s
     chosen: dict[str, tuple] = {}
     for position, call in enumerate(base.tasks):
         name = parallel_backend(call.backend, configs)
-        if name in _PROBED and call.timed and call.work > chosen.get(name, (0.0,))[0]:
+        local = name in backends.names() and not backends.traits(name).is_cluster
+        if local and call.timed and call.work > chosen.get(name, (0.0,))[0]:
             chosen[name] = (call.work, position, call)
     probes = {}
     for name, (_, position, call) in chosen.items():

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .prediction import default_predict_workers
 from .stats import efficiency
 
 if TYPE_CHECKING:
@@ -327,10 +326,7 @@ def _draw_prediction(
 ) -> list[int]:
     """The predicted time or speedup of one backend's line, and the task limit as a step
     line; returns the worker counts drawn (none when the tasks were not measured)."""
-    counts = result.predict_workers or default_predict_workers(
-        result.environment.get("cores", {}).get("usable", 1)
-    )
-    made = [result.predict(p, backend) for p in counts]
+    made = [result.predict(p, backend) for p in result.prediction_counts]
     made = [m for m in made if m is not None]
     if len(made) < 2:
         return []

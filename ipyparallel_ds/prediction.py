@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 __all__ = [
     "Prediction",
     "default_predict_workers",
-    "granularity",
     "parallel_backend",
     "predict",
     "rounds_limit",
@@ -106,11 +105,6 @@ def default_predict_workers(usable: int) -> tuple[int, ...]:
 def rounds_limit(tasks: int, workers: int) -> float:
     """The speedup ``k`` equal tasks allow on ``p`` workers: ``k / ceil(k / p)``."""
     return tasks / math.ceil(tasks / max(workers, 1)) if tasks else 1.0
-
-
-def granularity(call: ParallelCall) -> float:
-    """Work over the longest task: the most workers the call can keep busy."""
-    return call.parallelism
 
 
 def _batch_size(size: int, smoothed: float | None) -> int:

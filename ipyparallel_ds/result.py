@@ -228,12 +228,16 @@ class ParCompareResult:
         return _prediction.predict(lines[backend], self.baseline, workers, usable, self.probes)
 
     @property
+    def prediction_counts(self) -> tuple[int, ...]:
+        """The worker counts predicted: :attr:`predict_workers`, or 1 to four times the
+        usable cores."""
+        usable = self.environment.get("cores", {}).get("usable", 1)
+        return self.predict_workers or default_predict_workers(usable)
+
+    @property
     def predictions(self) -> list[Prediction]:
         """:meth:`predict` at each of :attr:`predict_workers` (empty when it cannot predict)."""
-        counts = self.predict_workers or default_predict_workers(
-            self.environment.get("cores", {}).get("usable", 1)
-        )
-        made = [self.predict(p) for p in counts]
+        made = [self.predict(p) for p in self.prediction_counts]
         return [p for p in made if p is not None]
 
     @property

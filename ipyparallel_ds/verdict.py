@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ._format import format_bytes, format_time
 from ._threads import oversubscribed, threads_at_once, time_over_cores
+from .scaling import NEAR_BEST
 
 if TYPE_CHECKING:
     from .result import ParCompareResult
@@ -287,12 +288,15 @@ def bigger_machine_sentence(result: ParCompareResult) -> str:
         return ""
     top = max(m.workers for m in made)
     best = max(m.speedup for m in made)
-    chosen = min((m for m in made if m.speedup * 1.05 >= best), key=lambda m: m.workers)
+    chosen = min(
+        (m for m in made if m.speedup * (1.0 + NEAR_BEST) >= best), key=lambda m: m.workers
+    )
     call = _main_call(result)
     if chosen.workers == 1:
         return (
             f"Predicted from the tasks for a machine with {top} cores: no n_jobs would be "
-            "more than 5 % faster than n_jobs=1; the tasks are too short for their overhead."
+            f"more than {NEAR_BEST * 100:.0f} % faster than n_jobs=1; the tasks are too short for "
+            "their overhead."
         )
     text = (
         f"Predicted from the tasks for a machine with {top} cores: n_jobs={chosen.workers} "
@@ -300,7 +304,7 @@ def bigger_machine_sentence(result: ParCompareResult) -> str:
     )
     if chosen.workers < top:
         why = f"{call.tasks} tasks" if call is not None else "its tasks"
-        text += f", and more workers would add less than 5 % with {why}"
+        text += f", and more workers would add less than {NEAR_BEST * 100:.0f} % with {why}"
     memory = _per_worker_memory(result)
     if memory is not None and chosen.workers > 1:
         kernel = result.kernel_memory
