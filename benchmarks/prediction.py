@@ -6,8 +6,8 @@ For each workload (task structures of scikit-learn's gallery and user guide, nam
   ``result.predict(2)`` (on a machine with more cores, ``n_jobs=[1, 2]`` and predicts 4, 8 and
   16, up to the cores);
 - **measured**: another fresh process, with nothing of ipyparallel_ds, times the statement with
-  ``time.perf_counter`` at n_jobs 1 and each predicted count (pools warmed, five runs per value
-  in alternating blocks, medians);
+  ``time.perf_counter`` at n_jobs 1 and each predicted count (pools warmed, nine runs per
+  value, one of each value in turn, medians);
 
 the two interleaved, round after round. The error is the median predicted speedup over the
 median measured one, minus 1. The prediction must also never be above its own ``.limit``.
@@ -119,9 +119,9 @@ values = [1, *{counts}]
 for n_jobs in values:
     timed(n_jobs), timed(n_jobs)
 runs = {{n: [] for n in values}}
-for block in range(2):
+for _ in range(9):  # one run of each value in turn, so that a slow spell hits them all
     for n_jobs in values:
-        runs[n_jobs] += [timed(n_jobs) for _ in range(5 if block == 0 else 4)]
+        runs[n_jobs].append(timed(n_jobs))
 print(json.dumps(runs))
 """
 
@@ -263,7 +263,7 @@ if __name__ == "__main__":
     for figure in made:
         print(figure.line())
     commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ["git", "describe", "--always", "--dirty"], capture_output=True, text=True
     ).stdout.strip()
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     summary = "; ".join(

@@ -18,7 +18,7 @@ from ._events import Interrupted
 from ._memory import MAX_INTERVAL, ProcessTree, memory_limit, sampling_interval
 from ._observe import Observer
 from ._points import Point
-from ._probe import probe
+from ._probe import choose, probe
 from ._threads import THREAD_VARIABLES, with_threads
 from .environment import collect, usable_cores
 from .plan import Plan, plan_points
@@ -38,11 +38,6 @@ __all__ = [
     "partial_result",
     "run",
 ]
-
-
-# The longest task of the statement the probe runs again (a copy per worker, twice, after a
-# round that warms the workers).
-_LONGEST_PROBED_TASK = 0.25
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -184,9 +179,9 @@ def _run(prepared, plan, namespace, runners, compiler, precision, progress):
 
 
 def _probes(configs, baseline_index: int, observer: Observer, runners) -> dict[str, dict]:
-    """The probe of each local backend the serial run's calls used, with copies of the task of
-    median length of that backend's longest call, when no parallel value's tasks were timed
-    (the prediction then has nothing else to go on)."""
+    """The probe of each local backend the serial run's calls used, with copies of a spread of
+    the tasks of that backend's longest call (:func:`._probe.choose`), when no parallel
+    value's tasks were timed (the prediction then has nothing else to go on)."""
     base, usable = configs[baseline_index], usable_cores()
     # Only for a serial sweep (-j 1): a parallel value, even one that failed or ran out of
     # time, says more than a probe, and a cluster is not this machine.
@@ -203,14 +198,12 @@ def _probes(configs, baseline_index: int, observer: Observer, runners) -> dict[s
             chosen[name] = (call.work, position, call)
     probes = {}
     for name, (_, position, call) in chosen.items():
-        order = sorted(range(call.tasks), key=call.durations.__getitem__)
-        index = order[len(order) // 2]
         tasks = samples[position] if position < len(samples) else []
-        task = tasks[index] if len(tasks) == call.tasks else None
-        if call.durations[index] > _LONGEST_PROBED_TASK:
-            task = None  # running it again would take long: the probe's own task instead
+        picked = choose(list(call.durations), usable) if len(tasks) == call.tasks else []
         try:
-            probes[name] = probe(name, usable, task, call.durations[index]).to_dict()
+            probes[name] = probe(
+                name, usable, [tasks[i] for i in picked], [call.durations[i] for i in picked]
+            ).to_dict()
         except Exception:  # a probe that cannot run leaves the prediction without it
             continue
     return probes

@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from ipyparallel_ds import ParCompareResult
+from ipyparallel_ds._probe import LONGEST_TASK, choose
 from ipyparallel_ds.prediction import predict, rounds_limit, simulate
 from ipyparallel_ds.result import ConfigTiming, build_result
 from ipyparallel_ds.timing import ParallelCall
@@ -144,10 +145,31 @@ def test_the_tasks_of_a_cross_validation_are_timed_in_the_kernel_and_in_the_work
     assert "n_jobs=2" in made.based_on
 
 
+# -- which tasks the probe runs again ----------------------------------------------------------
+def test_the_probe_runs_every_short_task_when_they_fit():
+    assert choose([0.01, 0.03, 0.02], 2) == [0, 1, 2]
+
+
+def test_the_probe_spreads_its_copies_over_short_and_long_tasks():
+    # A learning curve's growing training sets: 50 tasks, 2.5 s of work, 2 s allowed.
+    serial = [0.01 * (1 + i % 10) for i in range(50)]
+    picked = choose(serial, 2, seconds=1.0)
+    assert picked == sorted(picked) and len(picked) % 2 == 0
+    durations = sorted(serial[i] for i in picked)
+    assert durations[0] <= 0.02 and durations[-1] >= 0.09
+    assert sum(serial[i] for i in picked) <= 2.0 * 1.2
+
+
+def test_the_probe_leaves_out_long_tasks():
+    assert choose([LONGEST_TASK * 2, 0.01], 2) == [1]
+    assert choose([LONGEST_TASK * 2], 2) == []
+
+
 def test_a_serial_run_alone_is_predicted_with_a_probe_of_its_own_task(tiny, run):
     result = run(CV3, n_jobs="1")
     (probe,) = result.probes.values()
     assert probe["task"] == "statement" and probe["workers"] >= 1
+    assert probe["copies"] >= 3 and probe["copies"] % 3 == 0  # the 3 folds, a few times over
     two, three = result.predict(2), result.predict(3)
     (call,) = result.tasks
     # 3 folds on 2 workers: the longest two on one worker at best (2 rounds when equal).
