@@ -24,6 +24,7 @@ import load_cost
 import memory
 import overhead
 import prediction
+import sampler_cost
 import time_to_answer
 import truth
 from _common import Figure, log
@@ -100,7 +101,7 @@ The whole run took {seconds / 60:.1f} minutes.
    `n_jobs=[1]` (on a machine with four cores or more, `[1, 2]`) and takes
    `result.predict(p)`; another fresh process, with nothing of ipyparallel_ds, times the
    statement with `time.perf_counter` at n_jobs=1 and at each predicted `p` (pools warmed,
-   nine runs per value in alternating blocks, medians). Three rounds, interleaved; the error
+   nine runs per value, one of each value in turn, medians). Three rounds, interleaved; the error
    is the median predicted speedup over the median measured one, minus 1. On this machine
    `p` is 2; with more cores the benchmark predicts 4, 8 and 16, up to the cores, and
    measures them. How the prediction is made: [How the prediction is made](how-it-predicts.md).
@@ -108,6 +109,11 @@ The whole run took {seconds / 60:.1f} minutes.
 {prediction.START}
 {chr(10).join(table)}
 {prediction.END}
+
+8. **Observation's effect**: on the seed statement, default `parcompare` sweeps alternating
+   with `memory=False` sweeps in one process; the median speedup of the first over the
+   second, minus 1. Memory is sampled in first calls and warm-ups only, so that the sampler
+   does not slow the timed runs.
 
 On a shared virtual machine the noise of single calls can exceed the repeatability target by
 itself; the JSON file (`benchmarks/results/latest.json`) keeps every raw run so that the
@@ -139,6 +145,8 @@ def main() -> int:
     log("7. prediction from the tasks against measured runs")
     predicted = prediction.figures(prediction.measure(2 if args.quick else 3))
     figures += predicted
+    log("8. the observation's effect on the speedup")
+    figures.append(sampler_cost.measure(3 if args.quick else 6))
 
     seconds = time.perf_counter() - start
     info = machine()

@@ -174,20 +174,19 @@ class Observer:
 
     @contextmanager
     def first_call(self, point: Any) -> Iterator[None]:
-        """Sample memory during a first call (for the memory guard's estimates only), and
-        time pickling the first task of each serial call (see KernelTasks)."""
+        """Sample memory during a first call (the memory guard's estimate; a point with one
+        worker has no warm-up, so its peak too), and time pickling the first task of each
+        serial call (see KernelTasks)."""
         value = self.values.setdefault(point, PointObservation())
         first = len(self._records)
         self._tasks.measure_transfer = True
         try:
-            if self.tree is None:
+            with self._memory(point) as sampler:
                 yield
-            else:
-                with PeakSampler(
-                    self.tree, self.memory_interval, self.workers.get(point, 1) > 1
-                ) as s:
-                    yield
-                value.first_call_memory = s.peak
+            if sampler is not None:
+                value.first_call_memory = sampler.peak
+                if self.workers.get(point, 1) <= 1:
+                    self._keep_peak(value, sampler)
         finally:
             self._tasks.measure_transfer = False
             timed = [r for r in self._records[first:] if r.call_id]
@@ -197,13 +196,42 @@ class Observer:
                 record.samples = None
 
     @contextmanager
+    def warm_up(self, point: Any) -> Iterator[None]:
+        """Sample memory during a point's warm-up calls: the same work as its timed runs,
+        which the memory sampler would slow (reading a busy worker's memory map takes CPU
+        and locks from it)."""
+        value = self.values.setdefault(point, PointObservation())
+        with self._memory(point) as sampler:
+            yield
+        if sampler is not None:
+            self._keep_peak(value, sampler)
+            if sampler.with_children:
+                value.idle_children_memory = sum(self.tree.children().values())
+
+    @contextmanager
+    def _memory(self, point: Any) -> Iterator[PeakSampler | None]:
+        if self.tree is None:
+            yield None
+            return
+        with PeakSampler(self.tree, self.memory_interval, self.workers.get(point, 1) > 1) as s:
+            yield s
+
+    @staticmethod
+    def _keep_peak(value: PointObservation, sampler: PeakSampler) -> None:
+        if sampler.peak > value.peak_memory:
+            value.peak_memory = sampler.peak
+            value.peak_children_memory = sampler.peak_children
+            value.peak_rss = sampler.peak_rss
+
+    @contextmanager
     def timed_run(self, point: Any, loops: int) -> Iterator[RunRecord]:
         """Observe one timed run of ``loops`` calls at ``point``.
 
-        Everything that watches the run (the CPU snapshot, the joblib call count, the memory
+        Everything that watches the run (the CPU snapshot, the joblib call count, the thread
         sampler) is entered through one ``ExitStack``, so the sampler thread stops on every
-        path. The caller sets the yielded record's ``seconds``; a run that raised leaves it
-        unset and is not accounted.
+        path. Memory is not sampled here but in the first call and warm-up calls. The caller
+        sets the yielded record's ``seconds``; a run that raised leaves it unset and is not
+        accounted.
         """
         record = RunRecord()
         inside = self._calls_inside(point)
@@ -218,34 +246,20 @@ class Observer:
                 self._children(),
                 self._threads(),
             )
-            sampler = None
-            if self.tree is not None:
-                with_children = self.workers.get(point, 1) > 1
-                sampler = stack.enter_context(
-                    PeakSampler(self.tree, self.memory_interval, with_children)
-                )
-            ours = {sampler.native_id} if sampler is not None else set()
-            runnable = stack.enter_context(RunnableSampler(skip=ours, usable=self.usable))
+            runnable = stack.enter_context(RunnableSampler(usable=self.usable))
             yield record
         if record.seconds is not None:
-            self._account(point, record.seconds, loops, snapshot, sampler, runnable.cpu_time)
+            self._account(point, record.seconds, loops, snapshot, runnable.cpu_time)
             self._account_inside(point, inside)
             self._account_tasks(point, record.seconds, loops, snapshot[0], inside)
             self.values[point].runnable.add(runnable.counts)
 
     def _account(
-        self, point: Any, seconds: float, loops: int, snapshot: tuple, sampler, own_cpu: float
+        self, point: Any, seconds: float, loops: int, snapshot: tuple, sampler_cpu: float
     ) -> None:
         """Account a timed run of ``loops`` calls that took ``seconds``."""
         first_record, kernel_before, children_before, threads_before = snapshot
         value = self.values.setdefault(point, PointObservation())
-        if sampler is not None and sampler.peak > value.peak_memory:
-            value.peak_memory = sampler.peak
-            value.peak_children_memory = sampler.peak_children
-            value.peak_rss = sampler.peak_rss
-        if sampler is not None and sampler.with_children:
-            value.idle_children_memory = sum(self.tree.children().values())
-        sampler_cpu = own_cpu + (sampler.cpu_time if sampler is not None else 0.0)
         value.calls.extend(self._records[first_record:])
         value.statement_calls += loops
         threshold = max(_MIN_CPU_SECONDS, _MIN_CPU_SHARE * seconds)

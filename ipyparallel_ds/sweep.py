@@ -163,9 +163,10 @@ class _Sweep:
         # A serial call needs no workers: its first call is its warm-up.
         if state.workers > 1:
             self.counter.at(point, "warm-up")
-            state.warmup, state.settled = _warm_up(
-                self.timer, point, state.first_call, minimum=MIN_WARMUP_CALLS
-            )
+            with observer.warm_up(point) if observer is not None else nullcontext():
+                state.warmup, state.settled = _warm_up(
+                    self.timer, point, state.first_call, minimum=MIN_WARMUP_CALLS
+                )
         else:
             state.warmup, state.settled = [], True
         last = state.warmup[-1] if state.warmup else state.first_call
@@ -315,7 +316,8 @@ def sweep(
     observer : optional
         ``timed_run(point, loops)`` is a context manager around each timed run (not the
         first call or warm-up) whose record gets the run's seconds, to find out what really
-        ran; ``first_call(point)`` is one around each first call (memory only).
+        ran; ``first_call(point)`` and ``warm_up(point)`` are ones around each first call
+        and each parallel point's warm-up calls (memory is sampled there, not in timed runs).
     skip : callable, optional
         Asked ``skip(point, workers)`` before each point but the baseline; a returned event
         skips the point and is recorded (the memory limit).
