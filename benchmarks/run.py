@@ -85,9 +85,9 @@ The whole run took {seconds / 60:.1f} minutes.
    n_jobs 1 and 2). Five default `%parcompare -j 1,2` runs and five hand-written
    `for nj in (1, 2): %timeit -o ...` loops, interleaved in one IPython process. Wall-time ratio
    of the medians; coefficient of variation of the speedup each reports across the five.
-2. **Accuracy**: the median of those five `%parcompare` speedups against a fresh Python
-   process timing the same call with `time.perf_counter` (pool warmed, 15 runs per n_jobs in
-   three alternating blocks, medians).
+2. **Accuracy**: the median of those five `%parcompare` speedups against the median over five
+   fresh Python processes timing the same call with `time.perf_counter` (pool warmed, 15 runs
+   per n_jobs, one of each in turn, medians).
 3. **First-call truth**: the median first call `%parcompare` reported at n_jobs=2 against
    the median, over three fresh processes, of the first n_jobs=2 call after one serial call.
 4. **Load cost**: `%load_ext` in a fresh IPython, median of ten, against ipython-autotime,
