@@ -132,10 +132,14 @@ def _rounds(work: float, workers: int, most: int) -> int:
 
 
 def _in_threads(tasks: list[tuple], serial: list[float], workers: int) -> tuple[list, list]:
-    """Each of ``workers`` threads runs its own copy of one of the tasks (in turn) again and
-    again, all at once, as thread workers share the statement's objects (so each copy's
-    memory is warm after its first run, which is not counted); the durations, and the serial
-    seconds of the same tasks. Raises what a copy raised."""
+    """Each of ``workers`` threads runs its own copy of one of the tasks again and again, all
+    at once, as thread workers share the statement's objects (so each copy's memory is warm
+    after its first run, which is not counted); the durations, and the serial seconds of the
+    same tasks. The threads' tasks are spread over the durations, as :func:`choose` spreads
+    them. Raises what a copy raised."""
+    order = sorted(range(len(tasks)), key=serial.__getitem__)
+    picked = [order[int((k + 0.5) * len(order) / workers)] for k in range(workers)]
+    tasks, serial = [tasks[i] for i in picked], [serial[i] for i in picked]
     copies = _copies(tasks, workers)
     runs = _rounds(math.fsum(serial) / len(serial), 1, _MAX_THREAD_ROUNDS) + 1
     start = threading.Barrier(workers)

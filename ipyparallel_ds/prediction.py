@@ -309,4 +309,4 @@ def _based_on(ref: ConfigTiming | None, used: set[str], probes: dict[str, dict])
 
 
 def _probe_task(probe: dict) -> str:
-    return "the statement's own task" if probe.get("task") == "statement" else "a probe task"
+    return "the statement's own tasks" if probe.get("task") == "statement" else "a probe task"
