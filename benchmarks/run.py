@@ -133,7 +133,7 @@ def main() -> int:
     data = time_to_answer.measure(rounds)
     figures += time_to_answer.figures(data)
     log("2. accuracy")
-    figures.append(truth.accuracy(data["parcompare_speedup"]))
+    figures += truth.accuracy(data)
     log("3. first-call truth")
     figures.append(truth.first_call(data["parcompare_first_call_n_jobs_2"], 2 if args.quick else 3))
     log("4. load cost")

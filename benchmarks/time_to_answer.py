@@ -1,14 +1,15 @@
-"""Benchmark 1: time to answer and repeatability, %parcompare against a %timeit loop.
+"""Benchmark 1: time to answer and repeatability, %parcompare against a hand-written loop.
 
 On the seed statement (digits, SVC(), cv=20, n_jobs 1 and 2), in one IPython process,
-interleaved: a default ``%parcompare -j 1,2`` run, then the loop a user would write by hand::
+interleaved: a default ``%parcompare -j 1,2`` run, then the loop a user who knows to take the
+best of five would write by hand::
 
     for nj in (1, 2):
-        %timeit -o cross_val_score(SVC(), X, y, cv=20, n_jobs=nj)
+        %timeit -o -n1 -r5 cross_val_score(SVC(), X, y, cv=20, n_jobs=nj)
 
-Figures: median wall-time ratio (parcompare / loop) and, for each, the coefficient of
-variation of the warm speedup across rounds. The rounds' results are kept for benchmarks 2
-and 3.
+Figures: median wall-time ratio (parcompare / loop), and the coefficient of variation across
+rounds of the speedup %parcompare reports against that of the loop's best-of-5 speedup. The
+rounds' results (with %parcompare's 95 % intervals) are kept for benchmarks 2 and 3.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ipyparallel_ds.demo import SEED_SETUP, SEED_STATEMENT
 LOOP = """\
 _loop = {}
 for _nj in (1, 2):
-    _loop[_nj] = %timeit -o -q cross_val_score(SVC(), X, y, cv=20, n_jobs=_nj)
+    _loop[_nj] = %timeit -o -q -n1 -r5 cross_val_score(SVC(), X, y, cv=20, n_jobs=_nj)
 """
 
 
@@ -32,12 +33,15 @@ def measure(rounds: int = 5) -> dict:
     shell = InteractiveShell.instance(colors="nocolor")
     shell.run_line_magic("load_ext", "ipyparallel_ds")
     shell.run_cell(SEED_SETUP).raise_error()
-    tool_wall, tool_speedup, first_calls, loop_wall, loop_speedup = [], [], [], [], []
+    tool_wall, tool_speedup, tool_ci, first_calls = [], [], [], []
+    loop_wall, loop_speedup, loop_best, calls = [], [], [], []
     for index in range(rounds):
         t0 = time.perf_counter()
         result = shell.run_line_magic("parcompare", f"-o -q -j 1,2 {SEED_STATEMENT}")
         tool_wall.append(time.perf_counter() - t0)
         tool_speedup.append(result.configs[1].speedup)
+        tool_ci.append(list(result.configs[1].speedup_ci))
+        calls.append(sum(1 + len(c.warmup_calls) + len(c.all_runs) for c in result.configs))
         first_calls.append(result.configs[1].first_call)
 
         t0 = time.perf_counter()
@@ -46,39 +50,51 @@ def measure(rounds: int = 5) -> dict:
         loop = shell.user_ns["_loop"]
         # what a user reads off two %timeit lines: the ratio of their means
         loop_speedup.append(loop[1].average / loop[2].average)
+        loop_best.append(loop[1].best / loop[2].best)  # what one who knows takes: best of 5
         log(
-            f"  round {index + 1}: parcompare {tool_wall[-1]:.1f} s, speedup "
-            f"{tool_speedup[-1]:.3f}; loop {loop_wall[-1]:.1f} s, speedup {loop_speedup[-1]:.3f}"
+            f"  round {index + 1}: parcompare {tool_wall[-1]:.1f} s ({calls[-1]} calls), "
+            f"speedup {tool_speedup[-1]:.3f} [{tool_ci[-1][0]:.3f}, {tool_ci[-1][1]:.3f}]; "
+            f"loop {loop_wall[-1]:.1f} s, best of 5 {loop_best[-1]:.3f}, "
+            f"means {loop_speedup[-1]:.3f}"
         )
     return {
         "parcompare_wall": tool_wall,
         "parcompare_speedup": tool_speedup,
+        "parcompare_interval": tool_ci,
+        "parcompare_calls": calls,
         "parcompare_first_call_n_jobs_2": first_calls,
         "loop_wall": loop_wall,
         "loop_speedup": loop_speedup,
+        "loop_best_speedup": loop_best,
     }
 
 
 def figures(data: dict) -> list[Figure]:
     ratio = statistics.median(data["parcompare_wall"]) / statistics.median(data["loop_wall"])
     tool_cv = cv(data["parcompare_speedup"])
-    loop_cv = cv(data["loop_speedup"])
+    best_cv = cv(data["loop_best_speedup"])
     return [
         Figure(
-            "time to answer: median wall time, %parcompare / %timeit loop",
+            "time to answer: median wall time, %parcompare / best-of-5 %timeit loop",
             ratio,
             "",
             "<= 0.8",
             ratio <= 0.8,
-            details={k: data[k] for k in ("parcompare_wall", "loop_wall")},
+            note=f"%parcompare {statistics.median(data['parcompare_wall']):.1f} s "
+            f"({statistics.median(data['parcompare_calls']):.0f} calls), loop "
+            f"{statistics.median(data['loop_wall']):.1f} s (10 calls), medians",
+            details={k: data[k] for k in ("parcompare_wall", "parcompare_calls", "loop_wall")},
         ),
         Figure(
-            "repeatability: CV of the warm speedup over the %parcompare runs",
+            "spread: CV of the speedup over the rounds, %parcompare against the loop's best of 5",
             tool_cv * 100,
             "%",
-            "<= 3 %",
-            tool_cv <= 0.03,
-            note=f"the %timeit loop's CV in the same rounds: {loop_cv * 100:.1f} %",
-            details={k: data[k] for k in ("parcompare_speedup", "loop_speedup")},
+            f"<= the loop's ({best_cv * 100:.1f} %)",
+            tool_cv <= best_cv,
+            note="from the loop's means (what most people compute): "
+            f"{cv(data['loop_speedup']) * 100:.1f} %",
+            details={
+                k: data[k] for k in ("parcompare_speedup", "loop_best_speedup", "loop_speedup")
+            },
         ),
     ]
