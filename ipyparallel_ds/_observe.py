@@ -174,9 +174,9 @@ class Observer:
 
     @contextmanager
     def first_call(self, point: Any) -> Iterator[None]:
-        """Sample memory during a first call (the memory guard's estimate; a point with one
-        worker has no warm-up, so its peak too), and time pickling the first task of each
-        serial call (see KernelTasks)."""
+        """Sample memory during a first call (the memory guard's estimate, and the point's
+        peak: a sweep makes no warm-up calls of its own), and time pickling the first task of
+        each serial call (see KernelTasks)."""
         value = self.values.setdefault(point, PointObservation())
         first = len(self._records)
         self._tasks.measure_transfer = True
@@ -185,8 +185,9 @@ class Observer:
                 yield
             if sampler is not None:
                 value.first_call_memory = sampler.peak
-                if self.workers.get(point, 1) <= 1:
-                    self._keep_peak(value, sampler)
+                self._keep_peak(value, sampler)
+                if sampler.with_children:
+                    value.idle_children_memory = sum(self.tree.children().values())
         finally:
             self._tasks.measure_transfer = False
             timed = [r for r in self._records[first:] if r.call_id]
@@ -197,7 +198,7 @@ class Observer:
 
     @contextmanager
     def warm_up(self, point: Any) -> Iterator[None]:
-        """Sample memory during a point's warm-up calls: the same work as its timed runs,
+        """Sample memory during a point's calibration calls: the same work as its timed runs,
         which the memory sampler would slow (reading a busy worker's memory map takes CPU
         and locks from it)."""
         value = self.values.setdefault(point, PointObservation())

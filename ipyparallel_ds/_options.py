@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from . import backends
 
-# With -r unset, timed rounds go on until the speedup's 95 % interval is within
-# +/- TARGET_PRECISION of it, between MIN_ROUNDS and MAX_ROUNDS rounds. MAX_ROUNDS keeps the
-# serial calls of a default n_jobs 1,2 sweep (first call + rounds: 6) well below the 8 that a
-# hand-written `%timeit` (calibration call + 7 runs) makes, so that even on a noisy machine,
-# where every round is needed, the sweep takes less time than that loop.
-MIN_ROUNDS = 3
+# With -r unset, timed rounds of a value stop once the decision is settled: its speedup's
+# 95 % interval is within +/- TARGET_PRECISION of it, or lies below 1 or below an earlier
+# value's interval; between MIN_ROUNDS and MAX_ROUNDS warm runs. A default n_jobs 1,2 sweep
+# of a one-loop statement then makes 6 to 12 calls, the first two included; a hand-written
+# `%timeit -n1 -r5` loop makes 10.
+MIN_ROUNDS = 2
 MAX_ROUNDS = 5
-TARGET_PRECISION = 0.05
+TARGET_PRECISION = 0.10
 # Timed runs of a baseline that cannot be interleaved (it needs workers itself).
 DEFAULT_REPEAT = 5
 DEFAULT_PRECISION = 3
@@ -124,9 +124,9 @@ OPTIONS: tuple[Option, ...] = (
         "r",
         None,
         "R",
-        "Timed runs per n_jobs value, as in %timeit. Default: as many as needed for the "
-        f"speedup's 95 % interval to be within ±{TARGET_PRECISION:.0%}, from {MIN_ROUNDS} to "
-        f"{MAX_ROUNDS}.",
+        "Timed runs per n_jobs value, as in %timeit. Default: as many as the decision needs, "
+        f"from {MIN_ROUNDS} to {MAX_ROUNDS}: until the speedup's 95 % interval is within "
+        f"±{TARGET_PRECISION:.0%} of it, or lies below 1 or below another value's.",
     ),
     Option(
         "p",

@@ -287,8 +287,8 @@ def parcompare(
     number : int, default 0
         Loops per timed run; 0 chooses as ``%timeit`` does (a run lasts at least 0.2 s).
     repeat : int, optional
-        Timed runs per value. Default: as many rounds as needed for the speedup's 95 %
-        interval to be within 5 % of it, from 3 to 5.
+        Timed runs per value. Default: rounds until the answer is settled (the speedup's
+        95 % interval within 10 % of it, below 1, or below an earlier value's), 2 to 5.
     namespace : dict, optional
         Globals the statement runs in; default: the caller's globals. Names the statement
         assigns do not leak into it.

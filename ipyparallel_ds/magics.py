@@ -44,8 +44,9 @@ Each n_jobs value k reaches the statement through
 ``joblib.parallel_config(n_jobs=k)``, which every scikit-learn/joblib call with
 n_jobs unset obeys; literal ``n_jobs=`` keywords in the statement are rewritten
 to k. For each value the first call runs on a freshly started worker pool and
-is reported apart; warm-up calls follow until the pool is warm; then the timed
-runs. The statement is kept verbatim: ``$x`` and ``{x}`` are not expanded.
+is reported apart; then the timed runs, paired with serial runs, until the
+speedup's interval settles the answer (runs still warming up are set apart).
+The statement is kept verbatim: ``$x`` and ``{x}`` are not expanded.
 A trailing ``;`` silences the returned result.
 
 Options:

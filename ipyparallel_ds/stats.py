@@ -1,6 +1,7 @@
-"""Statistics of timed runs: quantiles, the bootstrap interval of a ratio, and speedups.
+"""Statistics of timed runs: quantiles, the speedup's interval, and speedups.
 
-Pure functions of numbers (numpy is imported on first use); nothing here measures anything.
+Pure functions of numbers (scipy's t quantile is imported on first use); nothing here
+measures anything.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-__all__ = ["bootstrap_ratio_ci", "efficiency", "median", "quantile", "with_speedups"]
-
-_BOOTSTRAP_RESAMPLES = 2000
-_BOOTSTRAP_SEED = 20261124
+__all__ = [
+    "efficiency",
+    "median",
+    "quantile",
+    "speedup_interval",
+    "with_speedups",
+]
 
 
 def quantile(sorted_values: Sequence[float], q: float) -> float:
@@ -31,34 +35,38 @@ def median(values: Sequence[float]) -> float:
     return quantile(sorted(values), 0.5)
 
 
-def bootstrap_ratio_ci(
-    numerator: Sequence[float], denominator: Sequence[float], paired: bool
+def speedup_interval(
+    reference: Sequence[float],
+    timings: Sequence[float],
+    groups: Sequence[Sequence[float]] = (),
+    confidence: float = 0.95,
 ) -> tuple[float, float]:
-    """95 % percentile-bootstrap interval of median(numerator) / median(denominator).
+    """Student-t interval of the speedup ``median(reference) / median(timings)``.
 
-    Paired samples (interleaved runs) are resampled by run index, which keeps the pairing and
-    so cancels slow drifts of machine speed; unpaired samples are resampled independently.
-    The generator is seeded so that the same timings always give the same interval.
+    The interval is on the log scale, around the speedup: ``speedup * exp(± t * s *
+    sqrt(1/n_ref + 1/n))``. Its noise ``s`` is the spread of log times pooled over
+    ``groups`` (each point's per-loop times in the sweep, every group around its own mean;
+    by default the two samples themselves), which gives the few runs of a sweep the degrees
+    of freedom of all of its runs. With no degree of freedom it is the point itself.
+    See "How the numbers are made" for the evidence behind it.
     """
-    import numpy as np
+    from scipy.stats import t as student
 
-    num = np.asarray(numerator, dtype=float)
-    den = np.asarray(denominator, dtype=float)
-    if len(num) == 0 or len(den) == 0:
+    if not reference or not timings:
         return (math.nan, math.nan)
-    if len(num) < 2 or len(den) < 2:
-        point = float(np.median(num) / np.median(den))
+    point = median(reference) / median(timings)
+    squares, df = 0.0, 0
+    for group in groups or (reference, timings):
+        logs = [math.log(x) for x in group if x > 0]
+        if len(logs) > 1:
+            mean = math.fsum(logs) / len(logs)
+            squares += math.fsum((x - mean) ** 2 for x in logs)
+            df += len(logs) - 1
+    if df == 0:
         return (point, point)
-    rng = np.random.default_rng(_BOOTSTRAP_SEED)
-    if paired:
-        index = rng.integers(0, len(num), size=(_BOOTSTRAP_RESAMPLES, len(num)))
-        ratios = np.median(num[index], axis=1) / np.median(den[index], axis=1)
-    else:
-        i = rng.integers(0, len(num), size=(_BOOTSTRAP_RESAMPLES, len(num)))
-        j = rng.integers(0, len(den), size=(_BOOTSTRAP_RESAMPLES, len(den)))
-        ratios = np.median(num[i], axis=1) / np.median(den[j], axis=1)
-    low, high = np.percentile(ratios, [2.5, 97.5])
-    return (float(low), float(high))
+    spread = math.sqrt(squares / df) * math.sqrt(1 / len(reference) + 1 / len(timings))
+    half = float(student.ppf(0.5 + confidence / 2, df)) * spread
+    return (point * math.exp(-half), point * math.exp(half))
 
 
 def efficiency(speedup: float, baseline_workers: int, workers: int) -> float:
@@ -70,11 +78,13 @@ def with_speedups(configs: Sequence[Any], baseline_index: int) -> list[Any]:
     """Fill ``speedup``, ``speedup_ci`` and ``efficiency`` relative to one baseline config.
 
     Speedup is the baseline's median per-loop time over the config's. When the config's runs
-    were interleaved with baseline runs, those paired runs are the baseline; otherwise all of
-    the baseline's runs are. Efficiency is speedup per added worker relative to the baseline:
-    ``speedup * baseline.workers / workers``.
+    were interleaved with baseline runs, the baseline runs of its rounds are the reference;
+    otherwise all of the baseline's runs are. The interval pools the noise of every config's
+    runs (:func:`speedup_interval`). Efficiency is speedup per added worker relative to the
+    baseline: ``speedup * baseline.workers / workers``.
     """
     base = configs[baseline_index]
+    groups = [c.timings for c in configs if c.timings]
     filled = []
     for index, config in enumerate(configs):
         if index == baseline_index:
@@ -85,10 +95,9 @@ def with_speedups(configs: Sequence[Any], baseline_index: int) -> list[Any]:
         if not config.timings or not base.timings:
             filled.append(config)  # interrupted before timed runs: nothing to compare
             continue
-        paired = len(config.paired_baseline) == len(config.timings)
-        reference = config.paired_baseline if paired else base.timings
+        reference = config.paired_baseline or base.timings
         speedup = median(reference) / config.median
-        ci = bootstrap_ratio_ci(reference, config.timings, paired=paired)
+        ci = speedup_interval(reference, config.timings, groups)
         gain = efficiency(speedup, base.workers, config.workers)
         filled.append(replace(config, speedup=speedup, speedup_ci=ci, efficiency=gain))
     return filled

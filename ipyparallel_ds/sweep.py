@@ -4,13 +4,19 @@ How a sweep measures (see ``docs/how-it-measures.md``):
 
 1. The baseline (n_jobs=1, or the value with the fewest workers) is called once.
 2. For each other point: it is made cold (the reusable worker pool is shut down, a cluster is
-   scaled), so the **first call** includes starting the workers; then **warm-up** calls run
-   until a call is no longer more than 10 % faster than the one before (at least two, at most
-   five); then the loop count is calibrated as in ``%timeit``; then the **timed runs**. When
-   the baseline runs serially in this process (it then needs no worker pool), each timed run
-   of the point is paired with a timed run of the baseline, so that a drift in machine speed
-   hits both sides of the speedup alike. With ``repeat`` unset, rounds go on until the
-   speedup's 95 % interval is within 5 % of it (3 to 5 rounds).
+   scaled), so the **first call** includes starting the workers; then the loop count is
+   calibrated as in ``%timeit`` (from the first call, or for a parallel point whose first
+   call lasted long enough, from its first timed run); then the **timed runs**. When the
+   baseline runs serially in this process (it then needs no worker pool), each timed run of
+   the point is paired with a timed run of the baseline, so that a drift in machine speed
+   hits both sides of the speedup alike.
+3. **Warm-up is read off the runs**, not paid for with extra calls: a run that the next run
+   of its point beats by more than 10 % was still warming up and moves to ``warmup_calls``
+   (at most five). A serial first call of one loop that the next run does not beat by that
+   much counts as a timed run (a serial call starts no workers).
+4. With ``repeat`` unset, rounds stop as soon as the decision is settled (2 to 5 warm runs):
+   the speedup's 95 % interval (:func:`ipyparallel_ds.stats.speedup_interval`) is within
+   ±10 % of it, or lies wholly below 1, or wholly below an earlier point's interval.
 
 What happens on the way (a skipped point, a failed backend, Ctrl-C, a dead worker) is recorded
 as events (:mod:`ipyparallel_ds._events`); :mod:`ipyparallel_ds.checks` words them.
@@ -27,57 +33,30 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._events import BackendFailed, Event, Interrupted, WorkerDied
-from ._options import MIN_ROUNDS, TARGET_PRECISION
+from ._options import MAX_ROUNDS, MIN_ROUNDS, TARGET_PRECISION
+from ._point_state import (
+    MAX_WARMUP_CALLS,
+    MIN_RUN_SECONDS,
+    PointState,
+    calibrate_loops,
+    improved,
+)
 from ._points import Point
 from .backends import DeadlineExceeded
 from .plan import Plan, effective_workers
 from .progress import CountingTimer, SweepProgress
-from .stats import bootstrap_ratio_ci, median
+from .stats import speedup_interval
 from .timer import Timer
 from .timing import ConfigTiming
 
 __all__ = ["SweepData", "SweepProgress", "sweep"]
 
-MIN_RUN_SECONDS = 0.2  # as %timeit: one timed run lasts at least this long
-# A fresh pool's second and third calls are still slow (see FIELD-NOTES), so at least two
-# warm-up calls, then more while calls keep getting faster.
-MIN_WARMUP_CALLS = 2
-MAX_WARMUP_CALLS = 5
-WARM_TOLERANCE = 0.10  # warm once a call is no longer more than 10 % faster than the last
 
-
-@dataclass
-class _PointState:
-    point: Point
-    workers: int
-    first_call: float = float("nan")
-    startup: float = float("nan")
-    warmup: list[float] | None = None
-    settled: bool = True
-    loops: int = 0
-    runs: list[float] | None = None
-    paired: list[float] | None = None
-
-    def timing(self) -> ConfigTiming:
-        return ConfigTiming(
-            n_jobs=self.point.n_jobs,
-            workers=self.workers,
-            backend=self.point.backend,
-            cluster_startup=self.startup,
-            first_call=self.first_call,
-            loops=self.loops,
-            all_runs=tuple(self.runs or ()),
-            warmup_calls=tuple(self.warmup or ()),
-            warm_settled=self.settled,
-            paired_baseline=tuple(self.paired or ()),
-        )
-
-
-def _estimated_calls(plan: Plan, states: list[_PointState], interleave: bool) -> int:
+def _estimated_calls(plan: Plan, states: list[PointState], interleave: bool) -> int:
+    rounds = plan.repeat or MIN_ROUNDS + 1
     total = 1 + (0 if interleave else plan.baseline_runs)
-    for state in states[1:]:
-        warm = 2 if state.workers > 1 else 0
-        total += 1 + warm + plan.rounds * (2 if interleave else 1)
+    for _state in states[1:]:
+        total += 1 + rounds * (2 if interleave else 1)
     return total
 
 
@@ -93,39 +72,13 @@ class SweepData:
     events: list[Event]
 
 
-def _warm_up(timer: Timer, point: Point, first: float, minimum: int) -> tuple[list[float], bool]:
-    calls: list[float] = []
-    previous = first
-    while len(calls) < MAX_WARMUP_CALLS:
-        current = timer(point, 1)
-        calls.append(current)
-        improving = current < (1.0 - WARM_TOLERANCE) * previous
-        previous = current
-        if len(calls) >= minimum and not improving:
-            return calls, True
-    return calls, False
-
-
-def _calibrate(timer: Timer, point: Point, last_single_call: float, number: int) -> int:
-    """Loops per run: as given, or as %timeit chooses (first power of ten lasting 0.2 s)."""
-    if number:
-        return number
-    if last_single_call >= MIN_RUN_SECONDS:
-        return 1
-    for exponent in range(1, 10):
-        loops = 10**exponent
-        if timer(point, loops) >= MIN_RUN_SECONDS:
-            return loops
-    return loops
-
-
 class _Sweep:
     """One sweep's state; :func:`sweep` is its public face. Helpers are short on purpose: each
     does one phase of a point's measurement."""
 
     def __init__(self, plan, timer, points, workers_of, hooks) -> None:
         self.plan = plan
-        self.states = [_PointState(p, workers_of(p)) for p in points]
+        self.states = [PointState(p, workers_of(p)) for p in points]
         self.baseline_index = min(
             range(len(self.states)), key=lambda i: (self.states[i].workers, i)
         )
@@ -144,7 +97,7 @@ class _Sweep:
         self.current = self.base
 
     # -- one point ---------------------------------------------------------------------
-    def timed_run(self, state: _PointState) -> float:
+    def timed_run(self, state: PointState) -> float:
         observer = self.hooks["observer"]
         if observer is None:
             return self.timer(state.point, state.loops)
@@ -152,50 +105,100 @@ class _Sweep:
             record.seconds = self.timer(state.point, state.loops)
         return record.seconds
 
-    def first_calls(self, state: _PointState) -> None:
-        """Cold start, first call, warm-up (parallel points only) and calibration."""
+    def first_calls(self, state: PointState) -> None:
+        """Cold start, first call and calibration of the loops."""
         point, observer = state.point, self.hooks["observer"]
         self.counter.at(point, "first call")
         startup = self.hooks["cold_start"](point)
         state.startup = float("nan") if startup is None else startup
         with observer.first_call(point) if observer is not None else nullcontext():
             state.first_call = self.timer(point, 1)
-        # A serial call needs no workers: its first call is its warm-up.
-        if state.workers > 1:
-            self.counter.at(point, "warm-up")
-            with observer.warm_up(point) if observer is not None else nullcontext():
-                state.warmup, state.settled = _warm_up(
-                    self.timer, point, state.first_call, minimum=MIN_WARMUP_CALLS
-                )
-        else:
-            state.warmup, state.settled = [], True
-        last = state.warmup[-1] if state.warmup else state.first_call
-        state.loops = _calibrate(self.timer, point, last, self.plan.number)
+        state.warmup, state.settled = [], True
+        if state.workers > 1 and not self.plan.number and state.first_call >= MIN_RUN_SECONDS:
+            # The first call includes starting the workers: the first timed run (one loop)
+            # shows whether one loop lasts long enough.
+            state.loops, state.calibrated = 1, False
+            return
+        state.warm = state.workers == 1
+        state.loops = self.calibrate(state, state.first_call)
+
+    def calibrate(self, state: PointState, last_single_call: float) -> int:
+        observer = self.hooks["observer"]
+        with observer.warm_up(state.point) if observer is not None else nullcontext():
+            return calibrate_loops(self.timer, state.point, last_single_call, self.plan.number)
+
+    def add_run(self, state: PointState) -> None:
+        """One timed run of a point; then what it says about the runs before it."""
+        run = self.timed_run(state)
+        state.runs.append(run)
+        if not state.calibrated:
+            state.calibrated = True
+            if run < MIN_RUN_SECONDS:  # a fast statement: this run was a warm-up call
+                state.warmup.append(state.runs.pop())
+                state.loops = self.calibrate(state, run)
+                return
+        if state.warm:
+            return
+        if len(state.runs) >= 2 and improved(run / state.loops, state.runs[-2] / state.loops):
+            state.warmup.append(state.runs.pop(-2))  # still warming up
+            if len(state.warmup) >= MAX_WARMUP_CALLS:
+                state.warm, state.settled = True, False
+        elif len(state.runs) >= 2:
+            state.warm = True
+
+    def base_run(self, paired: list[float] | None) -> None:
+        """A timed run of a serial baseline (into ``paired`` too, when given). With ``repeat``
+        unset, a first call of one loop joins its runs when this first run does not beat it
+        by more than the warm-up tolerance."""
+        base = self.base
+        run = self.timed_run(base)
+        new = [run]
+        counted = self.plan.repeat is None and base.loops == 1  # -r R: exactly R runs
+        if not base.runs and counted and not improved(run, base.first_call):
+            new.insert(0, base.first_call)
+        base.runs.extend(new)
+        if paired is not None:
+            paired.extend(x / base.loops for x in new)
 
     def baseline_runs(self) -> None:
         """The baseline's own timed runs (when they are not paired with the other points')."""
-        self.current = self.base
-        for _ in range(self.plan.baseline_runs):
-            self.base.runs.append(self.timed_run(self.base))
+        base = self.current = self.base
+        while len(base.runs) < self.plan.baseline_runs:
+            if base.workers == 1:
+                self.base_run(None)
+            else:
+                self.add_run(base)
 
-    def rounds(self, state: _PointState) -> None:
+    def rounds(self, state: PointState) -> None:
         """Timed rounds of a point, each paired with a baseline run when interleaving, until
-        the stopping rule is met (or ``repeat`` rounds)."""
-        base = self.base
-        for done in range(1, self.plan.rounds + 1):
+        the decision is settled (or ``repeat`` warm runs)."""
+        wanted = self.plan.repeat or MAX_ROUNDS
+        for _ in range(wanted + MAX_WARMUP_CALLS):
             if self.interleave:
-                self.current = base
-                run = self.timed_run(base)
-                base.runs.append(run)
-                state.paired.append(run / base.loops)
+                self.current = self.base
+                self.base_run(state.paired)
                 self.current = state
-            state.runs.append(self.timed_run(state))
-            if self.plan.repeat is None and done >= MIN_ROUNDS:
-                reference = state.paired if self.interleave else base.timing().timings
-                if _precise_enough(reference, state.timing().timings, self.interleave):
-                    return
+            self.add_run(state)
+            if len(state.runs) >= wanted and state.warm:
+                break
+            if self.plan.repeat is None and len(state.runs) >= MIN_ROUNDS and self.settled(state):
+                break
+        state.interval = self.interval(state)
 
-    def measure(self, state: _PointState, is_baseline: bool) -> None:
+    def interval(self, state: PointState) -> tuple[float, float]:
+        reference = state.paired if self.interleave else self.base.timing().timings
+        groups = [s.timing().timings for s in self.states if s.runs]
+        return speedup_interval(reference, state.timing().timings, groups)
+
+    def settled(self, state: PointState) -> bool:
+        """Whether more runs could not change what the sweep will say about this point: its
+        speedup is known to ±10 %, or it is slower than serial, or than an earlier point."""
+        low, high = self.interval(state)
+        if math.sqrt(high / low) - 1 <= TARGET_PRECISION or high < 1:
+            return True
+        return any(s.interval and s.interval[0] > high for s in self.states)
+
+    def measure(self, state: PointState, is_baseline: bool) -> None:
         state.runs, state.paired = [], []
         self.first_calls(state)
         self.counter.at(state.point, "timed runs")
@@ -229,7 +232,7 @@ class _Sweep:
             if math.isnan(state.first_call):
                 state.runs = None  # nothing measured: leave the point out
 
-    def only_its_backend(self, state: _PointState, is_baseline: bool, exc: Exception) -> bool:
+    def only_its_backend(self, state: PointState, is_baseline: bool, exc: Exception) -> bool:
         """Whether an exception ends only this point's backend (a missed deadline on a
         cluster; any error of a backend other than the baseline's when backends are
         isolated), not the sweep."""
@@ -268,10 +271,6 @@ class _Sweep:
         return tuple(self.states[i].timing() for i in self.order if self.states[i].runs)
 
     def data(self) -> SweepData:
-        # A stop between a baseline run and its partner leaves one unpaired baseline run.
-        for state in self.states:
-            if state.paired is not None and state.runs is not None:
-                del state.paired[len(state.runs) :]
         # After an early stop, keep every point whose first call was measured.
         measured = [
             i
@@ -347,13 +346,13 @@ def sweep(
     return _Sweep(plan, timer, points, workers_of, hooks).run()
 
 
-def _name(state: _PointState) -> str:
+def _name(state: PointState) -> str:
     """How a point is named in events: ``n_jobs=2``, ``n_jobs=2 (threading)``, ``dask with 2
     workers``."""
     return state.timing().name
 
 
-def _backend_failed(state: _PointState, exc: BaseException) -> BackendFailed:
+def _backend_failed(state: PointState, exc: BaseException) -> BackendFailed:
     text = str(exc).strip().splitlines()
     return BackendFailed(
         backend=state.point.backend,
@@ -371,13 +370,6 @@ def _exit_codes(exc: BaseException) -> tuple[int, ...] | None:
     if type(exc).__name__ != "TerminatedWorkerError":
         return None
     return tuple(sorted({int(c) for c in re.findall(r"\((-?\d+)\)", str(exc))}))
-
-
-def _precise_enough(reference: Sequence[float], timings: Sequence[float], paired: bool) -> bool:
-    """Whether the speedup's 95 % interval is within the target precision of it."""
-    low, high = bootstrap_ratio_ci(reference, timings, paired=paired)
-    point = median(reference) / median(timings)
-    return (high - low) / 2 <= TARGET_PRECISION * point
 
 
 def _add_note(exc: BaseException, note: str) -> None:

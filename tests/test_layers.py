@@ -37,7 +37,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "observing",
         ("_sampling", "_memory", "_threads", "_tasks", "_joblib_calls", "_observation", "_observe"),
     ),
-    ("measuring", ("statement", "timer", "plan", "progress", "sweep", "_probe")),
+    ("measuring", ("statement", "timer", "plan", "progress", "_point_state", "sweep", "_probe")),
     ("analysing", ("scaling", "prediction", "same_result")),
     (
         "telling",

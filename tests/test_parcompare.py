@@ -126,8 +126,9 @@ def test_result_has_every_field(run, tiny, state):
             assert not math.isnan(getattr(c, name))
         low, high = c.speedup_ci
         assert low <= c.speedup <= high
-    # each run at n_jobs=2 is paired with a serial baseline run
-    assert [c.repeat for c in r.configs] == [3, 3]
+    # each run at n_jobs=2, warm-up runs included, is paired with a serial baseline run
+    assert r.configs[1].repeat == 3
+    assert r.configs[0].repeat == 3 + len(r.configs[1].warmup_calls)
     assert r.configs[1].paired_baseline == r.configs[0].timings
     assert r.configs[0].speedup == 1.0
     assert r.baseline_n_jobs == 1 and r.interleaved

@@ -74,7 +74,7 @@ def test_axes_contents_for_each_metric(metric):
         assert list(ys) == pytest.approx([1.0, result.configs[1].speedup])
         ideal = next(line for line in ax.lines if line.get_label() == "ideal")
         assert list(ideal.get_xdata()) == [1, 2] and list(ideal.get_ydata()) == [1.0, 2.0]
-        assert measured.has_yerr  # the bootstrap interval
+        assert measured.has_yerr  # the speedup's interval
     else:
         assert list(ys) == pytest.approx([100.0, result.configs[1].efficiency * 100])
         assert any(line.get_label() == "ideal (100 %)" for line in ax.lines)

@@ -75,6 +75,26 @@ def test_speedup_interval_is_deterministic_and_brackets_the_estimate():
     assert low <= a.configs[1].speedup <= high
 
 
+def test_speedup_interval_pools_noise_over_points_and_narrows_with_runs():
+    from ipyparallel_ds.stats import speedup_interval
+
+    # Two runs a side: alone they have 2 degrees of freedom, and t(2) is wide.
+    serial, parallel = [1.00, 1.04], [0.50, 0.52]
+    alone = speedup_interval(serial, parallel)
+    # The same noise measured at more points gives the pooled estimate more freedom.
+    others = [[0.30, 0.312], [0.20, 0.208], [0.25, 0.26]]
+    pooled = speedup_interval(serial, parallel, [serial, parallel, *others])
+    point = 1.02 / 0.51
+    assert alone[0] < pooled[0] < point < pooled[1] < alone[1]
+    # The interval is symmetric on the log scale around the ratio of medians.
+    assert pooled[0] * pooled[1] == pytest.approx(point**2)
+    more = speedup_interval(serial * 4, parallel * 4, [serial * 4, parallel * 4, *others])
+    assert pooled[0] < more[0] and more[1] < pooled[1]
+    # Without any spread there is no interval to speak of; without runs, none at all.
+    assert speedup_interval([1.0], [0.5]) == (2.0, 2.0)
+    assert all(math.isnan(x) for x in speedup_interval([], [0.5]))
+
+
 def test_efficiency_relative_to_a_parallel_baseline():
     r = result(config(2, 2, [1.0, 1.0, 1.0]), config(4, 4, [0.5, 0.5, 0.5]))
     assert r.configs[1].speedup == pytest.approx(2.0)

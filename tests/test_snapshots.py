@@ -41,7 +41,7 @@ def test_html(case):
 
 
 def rounded(value):
-    """Floats to 9 significant digits: the bootstrap (numpy) and the fit (scipy) may differ in
+    """Floats to 9 significant digits: the t quantile and the fit (scipy) may differ in
     the last digits between releases without any change of behaviour."""
     if isinstance(value, float):
         return float(f"{value:.9g}")

@@ -58,7 +58,7 @@ def test_default_n_jobs_doubles_up_to_and_including_usable_cores():
     assert default_n_jobs(8) == (1, 2, 4, 8)
 
 
-def test_first_call_is_apart_and_warmup_runs_until_calls_stop_improving():
+def test_first_call_is_apart_and_runs_still_warming_up_are_read_off_as_warmup():
     timer = FakeTimer(SEED_LIKE)
     cold = []
     data = sweep(
@@ -66,12 +66,17 @@ def test_first_call_is_apart_and_warmup_runs_until_calls_stop_improving():
     )
     serial, parallel = data.configs
     assert serial.first_call == 0.66 and parallel.first_call == 2.41
-    # 0.58 and 0.43 are each >10 % faster than the call before; 0.36 too; 0.35 is not.
-    assert parallel.warmup_calls == (0.58, 0.43, 0.36, 0.35)
+    # 0.43 beats 0.58 by >10 %, 0.36 beats 0.43: both earlier runs were warm-up; 0.35 does
+    # not beat 0.36, so the runs are warm from 0.36 on. No call was made for warm-up alone.
+    assert parallel.warmup_calls == (0.58, 0.43)
+    assert parallel.all_runs[:2] == (0.36, 0.35)
     assert parallel.warm_settled
-    assert serial.warmup_calls == ()  # the serial first call is its own warm-up
+    assert serial.warmup_calls == ()
+    # With -r given the serial first call is not a timed run; each parallel run and each
+    # warm-up run was paired with one.
+    assert serial.all_runs[0] == 0.65 and serial.repeat == 7
     assert 2.41 not in parallel.all_runs
-    assert parallel.repeat == serial.repeat == 5
+    assert parallel.repeat == 5
     assert cold == [1, 2]  # each point is made cold before its first call, baseline first
 
 
@@ -79,8 +84,8 @@ def test_runs_are_interleaved_and_paired_with_a_serial_baseline():
     timer = FakeTimer(SEED_LIKE)
     data = sweep(Plan((1, 2), 0, 3), timer, workers_of=workers)
     assert data.interleaved
-    timed = timer.calls[-6:]
-    assert timed == [(1, 1), (2, 1)] * 3
+    timed = timer.calls[2:]
+    assert timed == [(1, 1), (2, 1)] * 5  # two rounds' runs were warm-up
     serial, parallel = data.configs
     assert parallel.paired_baseline == serial.timings
 
@@ -99,7 +104,10 @@ def test_loops_are_calibrated_like_timeit_for_fast_statements():
     serial, parallel = data.configs
     assert serial.loops == 1000  # first power of ten lasting >= 0.2 s: 1000 * 1 ms
     assert parallel.loops == 1000  # 1000 * 0.5 ms = 0.5 s
-    assert serial.timings == (0.001, 0.001)
+    # The parallel first call (0.5 s) lasted long enough for one loop a run, but its first
+    # run (0.5 ms) did not: that run was a warm-up call; its round's serial run still counts.
+    assert parallel.warmup_calls == (0.0005,) and parallel.timings == (0.0005, 0.0005)
+    assert serial.timings == (0.001, 0.001, 0.001)
 
 
 def test_given_number_is_used_as_is():
@@ -144,7 +152,9 @@ def test_keyboard_interrupt_keeps_what_was_measured():
     assert "interrupted while measuring n_jobs=2" in checks.EVENTS[Interrupted](data.events[0]).text
     _serial, parallel = data.configs
     assert 0 < parallel.repeat < 5
-    assert len(parallel.paired_baseline) == parallel.repeat
+    # Its reference: the serial run of every round, the last one's partner never ran.
+    assert parallel.paired_baseline == _serial.timings
+    assert len(parallel.paired_baseline) == len(parallel.warmup_calls) + parallel.repeat + 1
 
 
 def test_keyboard_interrupt_before_any_timed_run_returns_nothing():
@@ -202,11 +212,42 @@ def test_default_repeat_goes_on_while_the_speedup_is_uncertain():
     assert data.configs[1].repeat == _options.MAX_ROUNDS
 
 
+def test_default_repeat_stops_a_value_slower_than_serial_at_once():
+    # n_jobs=2 is plainly slower: its interval is wide, but lies below 1 after the fewest
+    # rounds.
+    slower = {1: [1.0, 1.3, 0.8, 1.25, 0.75, 1.2], 2: [5.0, 3.0, 2.4, 3.3, 2.6, 3.1]}
+    data = sweep(Plan((1, 2)), FakeTimer(slower), workers_of=workers)
+    assert data.configs[1].repeat == _options.MIN_ROUNDS
+
+
+def test_default_repeat_stops_a_value_beaten_by_an_earlier_one():
+    # n_jobs=2 is noisy but fast; n_jobs=4 is clearly slower than n_jobs=2 was, though its
+    # own interval is wide: more runs could not make it the recommendation.
+    profile = {
+        1: [1.0, 1.3, 0.8, 1.25, 0.75, 1.2, 0.9, 1.0, 1.1, 0.95, 1.05],
+        2: [3.0, 0.25, 0.25, 0.26, 0.25, 0.25],
+        4: [3.0, 0.9, 0.6, 0.62, 0.58],
+    }
+    four = {1: 1, 2: 2, 4: 4}
+    data = sweep(Plan((1, 2, 4)), FakeTimer(profile), workers_of=lambda p: four[p.n_jobs])
+    beaten = data.configs[2]
+    assert beaten.repeat < _options.MAX_ROUNDS
+
+
+def test_serial_first_call_is_not_a_run_when_the_next_run_beats_it():
+    # The first serial call paid for an import (0.9 s); the runs after it take 0.6 s.
+    timer = FakeTimer({1: [0.9, 0.6, 0.61, 0.6, 0.6], 2: [2.0, 0.35, 0.35, 0.36]})
+    data = sweep(Plan((1, 2)), timer, workers_of=workers)
+    serial = data.configs[0]
+    assert serial.first_call == 0.9 and 0.9 not in serial.all_runs
+
+
 def test_interrupted_before_warm_runs_keeps_first_calls():
     timer = FakeTimer(SEED_LIKE, fail_at=(2, 3, KeyboardInterrupt()))
     data = sweep(Plan((1, 2)), timer, workers_of=workers)
     serial, parallel = data.configs
-    assert serial.first_call == 0.66 and serial.repeat == 0 and math.isnan(serial.median)
+    # The serial first call and one serial run were measured; no run of n_jobs=2 was.
+    assert serial.first_call == 0.66 and serial.timings == (0.66, 0.65)
     assert parallel.first_call == 2.41 and parallel.repeat == 0
 
 
@@ -216,7 +257,7 @@ def test_progress_reports_phases_calls_and_completed_values():
     sweep(Plan((1, 2), 0, 3), timer, workers_of=workers, progress=events.append)
     phases = [(e.n_jobs, e.phase) for e in events]
     assert phases[0] == (1, "first call")
-    assert (2, "first call") in phases and (2, "warm-up") in phases
+    assert (2, "first call") in phases
     assert (2, "timed runs") in phases
     assert events[-1].calls_done == len(timer.calls)
     assert all(e.calls_done <= e.calls_total for e in events)

@@ -96,8 +96,8 @@ def test_no_effect_recommends_the_baseline_whatever_the_noise_says():
 
 
 def test_super_linear_speedup_and_a_wide_interval_are_named_as_doubtful():
-    base = timing(1, 1.0, spread=(1.0, 1.0, 4.0, 1.0, 1.0))
-    fast = timing(2, 0.39, first=1.0, spread=(1.0, 0.9, 1.0, 0.1, 1.0))
+    base = timing(1, 1.0, spread=(1.0, 1.0, 3.0, 1.0, 1.0))
+    fast = timing(2, 0.39, first=1.0, spread=(1.0, 0.9, 1.0, 0.4, 1.0))
     result = build_result("f()", [base, fast], 0, environment={"cores": {"usable": 2}})
     config = result.configs[1]
     low, high = config.speedup_ci
