@@ -14,6 +14,8 @@ from . import backends
 MIN_ROUNDS = 2
 MAX_ROUNDS = 5
 TARGET_PRECISION = 0.10
+# With --budget, an unsettled value goes on until its share of the budget is used, up to this.
+MAX_BUDGET_ROUNDS = 50
 # Timed runs of a baseline that cannot be interleaved (it needs workers itself).
 DEFAULT_REPEAT = 5
 DEFAULT_PRECISION = 3
@@ -112,6 +114,14 @@ OPTIONS: tuple[Option, ...] = (
         "Deadline of each call on a dask or ipyparallel cluster; a call that misses it is "
         "stopped, its tasks are cancelled and that backend's remaining sizes are skipped. "
         f"Default: {TIMEOUT_FACTOR} times the serial call, at least {MIN_TIMEOUT:.0f} s.",
+    ),
+    Option(
+        None,
+        "budget",
+        "SECONDS",
+        "Time for the whole sweep, first calls included: it ends within the budget plus at "
+        "most one call. Each value gets its first call and at least one warm run; the "
+        "verdict says the precision reached and what a larger budget would buy.",
     ),
     Option(
         "n",
@@ -244,4 +254,5 @@ def plan_arguments(options: dict[str, str]) -> dict[str, object]:
         "cluster_id": options.get("cluster-id"),
         "timeout": options.get("timeout"),
         "predict": options.get("predict"),
+        "budget": options.get("budget"),
     }

@@ -1,8 +1,10 @@
 """One point's state during a sweep, and what its runs say: when it is warm, how many loops
-a run needs. Pure bookkeeping of numbers; :mod:`ipyparallel_ds.sweep` does the calling."""
+a run needs, when its share of a time budget is used. Bookkeeping of numbers;
+:mod:`ipyparallel_ds.sweep` does the calling."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ._points import Point
@@ -31,6 +33,12 @@ class PointState:
     warm: bool = False  # whether its runs are past warm-up
     calibrated: bool = True  # False: loops=1 until the first timed run shows it lasts
     interval: tuple[float, float] | None = None  # the speedup's, once its rounds stopped
+    stopped_by: str = ""  # why its rounds stopped (see ConfigTiming.stopped_by)
+    share_end: float = float("inf")  # with a budget: the clock time its rounds should end by
+
+    def last_run(self) -> float:
+        """Seconds of its latest call (a timed run, else the first call)."""
+        return self.runs[-1] if self.runs else self.first_call
 
     def timing(self) -> ConfigTiming:
         return ConfigTiming(
@@ -44,6 +52,7 @@ class PointState:
             warmup_calls=tuple(self.warmup or ()),
             warm_settled=self.settled,
             paired_baseline=tuple(self.paired or ()),
+            stopped_by=self.stopped_by,
         )
 
 
@@ -62,3 +71,44 @@ def calibrate_loops(timer: Timer, point: Point, last_single_call: float, number:
         if timer(point, loops) >= MIN_RUN_SECONDS:
             return loops
     return loops
+
+
+class Budget:
+    """The sweep's time budget (``--budget``), in seconds of ``clock`` from its creation;
+    ``seconds=None`` means no limit, and then nothing here changes the sweep."""
+
+    def __init__(self, seconds: float | None, clock: Callable[[], float]) -> None:
+        self.seconds, self.clock = seconds, clock
+        self.started = clock()
+
+    def order(self, states: Sequence[PointState], indexes: list[int]) -> list[int]:
+        """With a budget, each backend's point with the most workers first (does parallel
+        pay off, and by how much at most), then the rest from the fewest workers up."""
+        if self.seconds is None:
+            return indexes
+
+        def rank(index: int) -> tuple[int, int, int]:
+            state = states[index]
+            most = max(s.workers for s in states if s.point.backend == state.point.backend)
+            return (0 if state.workers == most else 1, state.workers, index)
+
+        return sorted(indexes, key=rank)
+
+    def share(self, state: PointState, points_left: int) -> None:
+        """Give a point an equal share of the time left to it and the ``points_left - 1``
+        after it (a point that settles early leaves the rest of its share to later ones)."""
+        if self.seconds is None:
+            return
+        now = self.clock()
+        left = max(self.started + self.seconds - now, 0.0)
+        state.share_end = now + left / max(points_left, 1)
+
+    def out_of_time(self, state: PointState, paired_with: PointState | None) -> bool:
+        """Whether another round of the point (its latest run, and the baseline's when its
+        runs are paired) would end after its share."""
+        cost = state.last_run() + (paired_with.last_run() if paired_with else 0.0)
+        return self.clock() + cost > state.share_end
+
+    def used(self) -> float:
+        """Seconds since the sweep started."""
+        return self.clock() - self.started

@@ -198,14 +198,14 @@ def parse_backends(value: object) -> tuple[str, ...]:
     return tuple(names)
 
 
-def parse_timeout(value: object) -> float:
-    """A positive number of seconds."""
+def parse_seconds(flag: str, value: object) -> float:
+    """A positive, finite number of seconds, for the option ``flag`` (``--timeout``)."""
     try:
         seconds = float(value.strip() if isinstance(value, str) else value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ValueError(f"--timeout needs a number of seconds, got {value!r}") from None
+        raise ValueError(f"{flag} needs a number of seconds, got {value!r}") from None
     if isinstance(value, bool) or not seconds > 0 or seconds == float("inf"):
-        raise ValueError(f"--timeout must be a positive number of seconds, got {value!r}")
+        raise ValueError(f"{flag} must be a positive number of seconds, got {value!r}")
     return seconds
 
 

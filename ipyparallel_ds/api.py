@@ -175,6 +175,8 @@ def _run(prepared, plan, namespace, runners, compiler, precision, progress):
         if data.interrupted_at is not None
         else _probes(configs, data.baseline_index, observer, runners),
         predict_workers=plan.predict,
+        budget=plan.budget,
+        sweep_seconds=data.seconds,
     ), stopped
 
 
@@ -270,6 +272,7 @@ def parcompare(
     cluster_id: str | None = None,
     timeout: float | None = None,
     predict: int | Sequence[int] | str | None = None,
+    budget: float | None = None,
 ) -> ParCompareResult:
     """Time ``stmt`` at several n_jobs values and compare them.
 
@@ -328,6 +331,9 @@ def parcompare(
     predict : int, sequence of int or str, optional
         Worker counts to predict from the measured tasks (``result.predictions``, the chart's
         predicted line), e.g. ``[4, 8, 16, 64]``. Default: 1 to four times the usable cores.
+    budget : float, optional
+        Seconds for the whole sweep, first calls included; it ends within the budget plus at
+        most one call, every value measured at least once warm. Default: no limit.
 
     Returns
     -------
@@ -368,6 +374,7 @@ def parcompare(
         cluster_id=cluster_id,
         timeout=timeout,
         predict=predict,
+        budget=budget,
     )
     digits = _validate.parse_count("precision (-p)", precision, minimum=1)
     if namespace is None:

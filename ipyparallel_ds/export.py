@@ -80,12 +80,30 @@ def to_dict(result: ParCompareResult) -> dict[str, Any]:
         "tasks": [_finite(call.to_dict()) for call in result.tasks],
         "probes": result.probes,
         "predict_workers": list(result.predict_workers),
+        "budget": result.budget,
+        "sweep_seconds": None if math.isnan(result.sweep_seconds) else result.sweep_seconds,
+        "budget_advice": _budget_advice(result),
         "predictions": [_finite(p.to_dict()) for p in result.predictions],
         "warnings": list(result.warnings),
         "environment": result.environment,
         "precision": result.precision,
         "configs": [_finite(c.to_dict()) for c in result.configs],
     }
+
+
+def _budget_advice(result: ParCompareResult) -> dict[str, Any] | None:
+    advice = result.budget_advice
+    if advice is None:
+        return None
+    fields = {k: getattr(advice, k) for k in ("budget", "used", "stopped", "one_run")}
+    return _finite(
+        {
+            **fields,
+            "precision": advice.precision,
+            "more_seconds": advice.more_seconds,
+            "suggested": advice.suggested,
+        }
+    )
 
 
 def to_json(result: ParCompareResult, path: str | Path | None = None, indent: int | None = 2):
@@ -119,6 +137,7 @@ CONFIG_LOADERS: dict[str, Callable[[Any], Any]] = {
     "warmup_calls": _numbers,
     "warm_settled": _as_is,
     "paired_baseline": _numbers,
+    "stopped_by": _as_is,
     "speedup": _number,
     "speedup_ci": _numbers,
     "efficiency": _number,
@@ -172,6 +191,8 @@ RESULT_LOADERS: dict[str, Callable[[Any], Any]] = {
     "clusters": _as_is,
     "probes": _as_is,
     "predict_workers": lambda counts: tuple(counts or ()),
+    "budget": _as_is,
+    "sweep_seconds": _number,
 }
 
 

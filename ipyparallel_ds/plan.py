@@ -21,7 +21,8 @@ class Plan:
     ``profile`` and ``cluster_id`` say where the dask or ipyparallel backend runs, and
     ``timeout`` is the deadline of each call there (None: from the serial call).
     ``n_jobs_given`` says whether the n_jobs values were asked or are the default;
-    ``predict`` holds the worker counts to predict (empty: the default).
+    ``predict`` holds the worker counts to predict (empty: the default); ``budget`` the
+    seconds the whole sweep may take (None: no limit).
     """
 
     n_jobs: tuple[int, ...]
@@ -39,6 +40,7 @@ class Plan:
     timeout: float | None = None
     n_jobs_given: bool = True
     predict: tuple[int, ...] = ()  # worker counts to predict; () for the default
+    budget: float | None = None  # seconds for the whole sweep, first calls included
 
     @classmethod
     def from_options(
@@ -58,6 +60,7 @@ class Plan:
         cluster_id: object = None,
         timeout: object = None,
         predict: object = None,
+        budget: object = None,
     ) -> Plan:
         """Validate user options; raises ValueError naming the bad value."""
         values = default_n_jobs() if n_jobs is None else _validate.parse_n_jobs(n_jobs)
@@ -67,7 +70,8 @@ class Plan:
         threads = None if inner_threads is None else _validate.parse_inner_threads(inner_threads)
         backends = () if backend is None else _validate.parse_backends(backend)
         _validate.check_cluster_options(backends, cluster, scheduler, profile, cluster_id)
-        seconds = None if timeout is None else _validate.parse_timeout(timeout)
+        seconds = None if timeout is None else _validate.parse_seconds("--timeout", timeout)
+        allowed = None if budget is None else _validate.parse_seconds("--budget", budget)
         return cls(
             values,
             loops,
@@ -84,6 +88,7 @@ class Plan:
             seconds,
             n_jobs is not None,
             () if predict is None else _validate.parse_predict(predict),
+            allowed,
         )
 
     @property

@@ -34,6 +34,7 @@ __all__ = [
     "default_predict_workers",
     "parallel_backend",
     "predict",
+    "predict_result",
     "rounds_limit",
     "simulate",
 ]
@@ -211,6 +212,19 @@ def _reference(line: Sequence[ConfigTiming], workers: int) -> ConfigTiming | Non
         if 1 < c.workers <= workers and c.timings and c.tasks and all(t.timed for t in c.tasks)
     ]
     return max(candidates, key=lambda c: c.workers, default=None)
+
+
+def predict_result(result: Any, workers: int, backend: str | None) -> Prediction | None:
+    """:func:`predict` for one backend's line of a result (default: the line of its
+    recommended parallel value); a backend that was not measured is a ValueError."""
+    lines = result.lines()
+    if backend is None:
+        chosen = result.parallel_choice()
+        backend = chosen.backend if chosen is not None else next(iter(lines))
+    if backend not in lines:
+        raise ValueError(f"backend {backend!r} was not measured; measured: {list(lines)}")
+    usable = result.environment.get("cores", {}).get("usable", 1)
+    return predict(lines[backend], result.baseline, workers, usable, result.probes)
 
 
 def predict(

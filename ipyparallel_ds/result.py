@@ -14,8 +14,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from . import checks, export
+from . import _validate, checks, export
 from . import plot as _plot
+from . import precision as _precision
 from . import prediction as _prediction
 from . import report as _report
 from . import verdict as _verdict
@@ -79,6 +80,8 @@ class ParCompareResult:
     predict_workers : tuple of int
         The worker counts :attr:`predictions` covers (``--predict``; by default 1 to four
         times the usable cores).
+    budget, sweep_seconds : float
+        The ``--budget`` asked (None: none), and the seconds the sweep took.
     """
 
     statement: str
@@ -99,6 +102,8 @@ class ParCompareResult:
     clusters: list[dict[str, Any]] = field(default_factory=list)
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)
     predict_workers: tuple[int, ...] = ()
+    budget: float | None = None
+    sweep_seconds: float = math.nan
 
     # -- derived -------------------------------------------------------------------------
     @property
@@ -217,15 +222,8 @@ class ParCompareResult:
 
         ``backend`` picks a backend's line when several were compared (default: the
         recommended one's)."""
-        workers = _validate_workers(workers)
-        lines = self.lines()
-        if backend is None:
-            chosen = self.parallel_choice()
-            backend = chosen.backend if chosen is not None else next(iter(lines))
-        if backend not in lines:
-            raise ValueError(f"backend {backend!r} was not measured; measured: {list(lines)}")
-        usable = self.environment.get("cores", {}).get("usable", 1)
-        return _prediction.predict(lines[backend], self.baseline, workers, usable, self.probes)
+        workers = _validate.parse_count("workers", workers, minimum=1)
+        return _prediction.predict_result(self, workers, backend)
 
     @property
     def prediction_counts(self) -> tuple[int, ...]:
@@ -239,6 +237,13 @@ class ParCompareResult:
         """:meth:`predict` at each of :attr:`predict_workers` (empty when it cannot predict)."""
         made = [self.predict(p) for p in self.prediction_counts]
         return [p for p in made if p is not None]
+
+    @property
+    def budget_advice(self) -> _precision.BudgetAdvice | None:
+        """With ``--budget``: the precision reached and what a larger budget would buy."""
+        return _precision.budget_advice(
+            self.configs, self.configs.index(self.baseline), self.budget, self.sweep_seconds
+        )
 
     @property
     def verdict(self) -> str:
@@ -327,12 +332,6 @@ class ParCompareResult:
         return {"text/plain": self.report(), "text/html": self._repr_html_()}
 
 
-def _validate_workers(workers: object) -> int:
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a whole number of at least 1, got {workers!r}")
-    return workers
-
-
 def build_result(
     statement: str,
     configs: Sequence[ConfigTiming],
@@ -353,6 +352,8 @@ def build_result(
     context: checks.Context | None = None,
     probes: dict[str, dict[str, Any]] | None = None,
     predict_workers: Sequence[int] = (),
+    budget: float | None = None,
+    sweep_seconds: float = math.nan,
 ) -> ParCompareResult:
     """Compute speedups and warnings for measured configs and wrap them in a result.
 
@@ -389,6 +390,8 @@ def build_result(
         precision=precision,
         probes=dict(probes or {}),
         predict_workers=tuple(predict_workers),
+        budget=budget,
+        sweep_seconds=sweep_seconds,
     )
 
 

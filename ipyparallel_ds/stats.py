@@ -13,7 +13,9 @@ from typing import Any
 
 __all__ = [
     "efficiency",
+    "log_half_width",
     "median",
+    "pooled_log_spread",
     "quantile",
     "speedup_interval",
     "with_speedups",
@@ -50,23 +52,37 @@ def speedup_interval(
     of freedom of all of its runs. With no degree of freedom it is the point itself.
     See "How the numbers are made" for the evidence behind it.
     """
-    from scipy.stats import t as student
-
     if not reference or not timings:
         return (math.nan, math.nan)
     point = median(reference) / median(timings)
+    spread, df = pooled_log_spread(groups or (reference, timings))
+    if df == 0:
+        return (point, point)
+    half = log_half_width(spread, df, len(reference), len(timings), confidence)
+    return (point * math.exp(-half), point * math.exp(half))
+
+
+def pooled_log_spread(groups: Sequence[Sequence[float]]) -> tuple[float, int]:
+    """The standard deviation of log times pooled over groups (each around its own mean),
+    and its degrees of freedom."""
     squares, df = 0.0, 0
-    for group in groups or (reference, timings):
+    for group in groups:
         logs = [math.log(x) for x in group if x > 0]
         if len(logs) > 1:
             mean = math.fsum(logs) / len(logs)
             squares += math.fsum((x - mean) ** 2 for x in logs)
             df += len(logs) - 1
-    if df == 0:
-        return (point, point)
-    spread = math.sqrt(squares / df) * math.sqrt(1 / len(reference) + 1 / len(timings))
-    half = float(student.ppf(0.5 + confidence / 2, df)) * spread
-    return (point * math.exp(-half), point * math.exp(half))
+    return (math.sqrt(squares / df) if df else 0.0, df)
+
+
+def log_half_width(
+    spread: float, df: int, n_reference: int, n: int, confidence: float = 0.95
+) -> float:
+    """Half-width on the log scale of the speedup's interval: ``t * s * sqrt(1/n_ref + 1/n)``."""
+    from scipy.stats import t as student
+
+    t = float(student.ppf(0.5 + confidence / 2, df))
+    return t * spread * math.sqrt(1 / n_reference + 1 / n)
 
 
 def efficiency(speedup: float, baseline_workers: int, workers: int) -> float:

@@ -1,25 +1,25 @@
-"""The sweep: first call, warm-up, calibration and timed rounds at every point of a plan.
+"""The sweep: first call, calibration and timed rounds at every point of a plan.
 
-How a sweep measures (see ``docs/how-it-measures.md``):
+How a sweep measures (in full: ``docs/how-it-measures.md``):
 
 1. The baseline (n_jobs=1, or the value with the fewest workers) is called once.
-2. For each other point: it is made cold (the reusable worker pool is shut down, a cluster is
-   scaled), so the **first call** includes starting the workers; then the loop count is
-   calibrated as in ``%timeit`` (from the first call, or for a parallel point whose first
-   call lasted long enough, from its first timed run); then the **timed runs**. When the
-   baseline runs serially in this process (it then needs no worker pool), each timed run of
-   the point is paired with a timed run of the baseline, so that a drift in machine speed
-   hits both sides of the speedup alike.
-3. **Warm-up is read off the runs**, not paid for with extra calls: a run that the next run
-   of its point beats by more than 10 % was still warming up and moves to ``warmup_calls``
-   (at most five). A serial first call of one loop that the next run does not beat by that
-   much counts as a timed run (a serial call starts no workers).
-4. With ``repeat`` unset, rounds stop as soon as the decision is settled (2 to 5 warm runs):
-   the speedup's 95 % interval (:func:`ipyparallel_ds.stats.speedup_interval`) is within
-   ±10 % of it, or lies wholly below 1, or wholly below an earlier point's interval.
+2. Each other point is made cold (the reusable pool shut down, a cluster scaled), so its
+   **first call** includes starting the workers; the loops are calibrated as in ``%timeit``
+   (from the first call, or from the first timed run when the first call lasted 0.2 s);
+   then come the **timed runs**, each paired with a baseline run when the baseline is
+   serial, so that a drift in machine speed hits both sides of the speedup alike.
+3. **Warm-up is read off the runs** (:mod:`ipyparallel_ds._point_state`): a run that the
+   next one beats by more than 10 % moves to ``warmup_calls``. A serial first call that the
+   next run does not beat counts as a timed run.
+4. With ``repeat`` unset, rounds stop once the decision is settled (2 to 5 warm runs): the
+   speedup's 95 % interval (:func:`ipyparallel_ds.stats.speedup_interval`) is within ±10 %,
+   or lies wholly below 1, or wholly below an earlier point's interval.
+5. With a ``budget``, each backend's point with the most workers comes first; each point
+   gets an equal share of the time left, and its rounds stop (after one at least) when the
+   next would end after its share; an unsettled point may then use up to 50 rounds.
 
-What happens on the way (a skipped point, a failed backend, Ctrl-C, a dead worker) is recorded
-as events (:mod:`ipyparallel_ds._events`); :mod:`ipyparallel_ds.checks` words them.
+Events (a skipped point, a failed backend, Ctrl-C, a dead worker) are recorded
+(:mod:`ipyparallel_ds._events`); :mod:`ipyparallel_ds.checks` words them.
 """
 
 from __future__ import annotations
@@ -27,16 +27,18 @@ from __future__ import annotations
 import math
 import re
 import sys
+import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from ._events import BackendFailed, Event, Interrupted, WorkerDied
-from ._options import MAX_ROUNDS, MIN_ROUNDS, TARGET_PRECISION
+from ._options import MAX_BUDGET_ROUNDS, MAX_ROUNDS, MIN_ROUNDS, TARGET_PRECISION
 from ._point_state import (
     MAX_WARMUP_CALLS,
     MIN_RUN_SECONDS,
+    Budget,
     PointState,
     calibrate_loops,
     improved,
@@ -62,14 +64,16 @@ def _estimated_calls(plan: Plan, states: list[PointState], interleave: bool) -> 
 
 @dataclass(frozen=True)
 class SweepData:
-    """Raw outcome of :func:`sweep`: the measured configs, which one is the baseline, and what
-    happened on the way (``interrupted_at`` is the point where an early stop happened)."""
+    """Raw outcome of :func:`sweep`: the measured configs, which one is the baseline, what
+    happened on the way (``interrupted_at`` is the point where an early stop happened), and
+    the seconds the sweep took."""
 
     configs: list[ConfigTiming]
     baseline_index: int
     interleaved: bool
     interrupted_at: Point | None
     events: list[Event]
+    seconds: float = math.nan
 
 
 class _Sweep:
@@ -84,9 +88,9 @@ class _Sweep:
         )
         self.base = self.states[self.baseline_index]
         self.interleave = self.base.workers == 1 and len(self.states) > 1
-        self.order = [self.baseline_index] + [
-            i for i in range(len(self.states)) if i != self.baseline_index
-        ]
+        self.budget = Budget(plan.budget, hooks["clock"])
+        rest = [i for i in range(len(self.states)) if i != self.baseline_index]
+        self.order = [self.baseline_index, *self.budget.order(self.states, rest)]
         ordered = [self.states[i] for i in self.order]
         total = _estimated_calls(plan, ordered, self.interleave)
         self.timer = self.counter = CountingTimer(timer, total, hooks["progress"])
@@ -168,11 +172,17 @@ class _Sweep:
                 self.base_run(None)
             else:
                 self.add_run(base)
+            if self.budget.out_of_time(base, None):
+                base.stopped_by = "budget"
+                break
 
     def rounds(self, state: PointState) -> None:
         """Timed rounds of a point, each paired with a baseline run when interleaving, until
         the decision is settled (or ``repeat`` warm runs)."""
-        wanted = self.plan.repeat or MAX_ROUNDS
+        plan = self.plan
+        wanted = plan.repeat or (MAX_BUDGET_ROUNDS if plan.budget else MAX_ROUNDS)
+        why = "repeat" if plan.repeat else "max rounds"  # unless a rule below stops it sooner
+        partner = self.base if self.interleave else None
         for _ in range(wanted + MAX_WARMUP_CALLS):
             if self.interleave:
                 self.current = self.base
@@ -181,9 +191,13 @@ class _Sweep:
             self.add_run(state)
             if len(state.runs) >= wanted and state.warm:
                 break
-            if self.plan.repeat is None and len(state.runs) >= MIN_ROUNDS and self.settled(state):
+            if plan.repeat is None and len(state.runs) >= MIN_ROUNDS and self.settled(state):
+                why = "settled"
                 break
-        state.interval = self.interval(state)
+            if state.runs and self.budget.out_of_time(state, partner):
+                why = "budget"
+                break
+        state.stopped_by, state.interval = why, self.interval(state)
 
     def interval(self, state: PointState) -> tuple[float, float]:
         reference = state.paired if self.interleave else self.base.timing().timings
@@ -201,6 +215,8 @@ class _Sweep:
     def measure(self, state: PointState, is_baseline: bool) -> None:
         state.runs, state.paired = [], []
         self.first_calls(state)
+        index = self.order.index(self.states.index(state))
+        self.budget.share(state, points_left=len(self.order) - index)
         self.counter.at(state.point, "timed runs")
         if not is_baseline:
             self.rounds(state)
@@ -279,7 +295,8 @@ class _Sweep:
         ]
         configs = [self.states[i].timing() for i in measured]
         index = measured.index(self.baseline_index) if self.baseline_index in measured else 0
-        return SweepData(configs, index, self.interleave, self.interrupted_at, self.events)
+        used = self.budget.used()
+        return SweepData(configs, index, self.interleave, self.interrupted_at, self.events, used)
 
 
 def sweep(
@@ -294,6 +311,7 @@ def sweep(
     skip: Callable[[Point, int], Event | None] | None = None,
     after_point: Callable[[Point, int], None] | None = None,
     isolate_backends: bool = False,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> SweepData:
     """Measure the statement at every point (backend, n_jobs) of a plan.
 
@@ -313,10 +331,9 @@ def sweep(
     progress : callable, optional
         Called with a :class:`SweepProgress` when a phase starts and after every call.
     observer : optional
-        ``timed_run(point, loops)`` is a context manager around each timed run (not the
-        first call or warm-up) whose record gets the run's seconds, to find out what really
-        ran; ``first_call(point)`` and ``warm_up(point)`` are ones around each first call
-        and each parallel point's warm-up calls (memory is sampled there, not in timed runs).
+        Context managers: ``timed_run(point, loops)`` around each timed run, whose record
+        gets the run's seconds; ``first_call(point)`` and ``warm_up(point)`` around each
+        first call and calibration (memory is sampled there, not in timed runs).
     skip : callable, optional
         Asked ``skip(point, workers)`` before each point but the baseline; a returned event
         skips the point and is recorded (the memory limit).
@@ -327,6 +344,9 @@ def sweep(
         When several backends are compared: an exception at a point of a backend other than
         the baseline's becomes an event, that backend's other points are skipped, and the
         others still run. A missed deadline on a cluster is always handled that way.
+    clock : callable
+        Seconds, for ``plan.budget``: the sweep's time counts from its start, cold starts
+        and first calls included.
 
     Other exceptions from the statement propagate with the point named in a note.
     ``KeyboardInterrupt`` stops the sweep; what was measured so far is returned.
@@ -342,6 +362,7 @@ def sweep(
         "skip": skip,
         "after_point": after_point,
         "isolate_backends": isolate_backends,
+        "clock": clock,
     }
     return _Sweep(plan, timer, points, workers_of, hooks).run()
 

@@ -105,6 +105,9 @@ class ConfigTiming:
     warmup_calls: tuple[float, ...] = ()
     warm_settled: bool = True
     paired_baseline: tuple[float, ...] = ()
+    # Why its timed rounds stopped: "settled" (the interval answered), "repeat" (-r reached),
+    # "max rounds" (the default's most rounds, unsettled), "budget"; "" for the baseline.
+    stopped_by: str = ""
     speedup: float = math.nan
     speedup_ci: tuple[float, float] = (math.nan, math.nan)
     efficiency: float = math.nan

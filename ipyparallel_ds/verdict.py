@@ -49,7 +49,48 @@ def _shown_interval(config: ConfigTiming) -> tuple[float, float]:
 
 
 def verdict(result: ParCompareResult) -> str:
-    """Speed, start-up and recommendation, each sentence computed from the measurement."""
+    """Speed, start-up and recommendation, each sentence computed from the measurement; with
+    ``--budget``, the precision reached and what a larger budget would buy."""
+    return " ".join(t for t in (_verdict(result), budget_sentence(result)) if t)
+
+
+def budget_sentence(result: ParCompareResult) -> str:
+    """How far the budget went: the precision reached, and the budget that would bring the
+    values it stopped to the target precision (empty without a budget)."""
+    advice = result.budget_advice
+    if advice is None:
+        return ""
+    used, budget = format_time(advice.used, 2), format_time(advice.budget, 2)
+    if advice.used > advice.budget:
+        spent = (
+            f"The sweep took {used}, more than its {budget} budget (every value gets its "
+            "first call and one warm run)"
+        )
+    else:
+        spent = f"The sweep took {used} of its {budget} budget"
+    target = _percent(advice.target)
+    if not advice.stopped:
+        reached = [p for p in advice.precision.values() if not math.isnan(p)]
+        if not reached:
+            return spent + "."
+        return f"{spent}; every speedup is known to ±{_percent(max(reached))} or better (95 %)."
+    names = ", ".join(f"{name} at ±{_percent(advice.precision[name])}" for name in advice.stopped)
+    text = f"{spent}, and stopped the runs of {names} (95 %)"
+    if advice.suggested is None:
+        return (
+            f"{text}; the runs scatter too much for ±{target} within 50 rounds, so a larger "
+            "budget would hardly narrow it: measure on a quieter machine."
+        )
+    them = "it" if len(advice.stopped) == 1 else "them"
+    more = format_time(advice.suggested, 2)
+    return f"{text}; a budget of about {more} would bring {them} to ±{target}."
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.0f} %"
+
+
+def _verdict(result: ParCompareResult) -> str:
     if len(result.configs) < 2:
         extra = [_this_machine_sentence(result), granularity_sentence(result)]
         extra.append(bigger_machine_sentence(result))

@@ -48,7 +48,7 @@ def test_statement_with_setup_prints_the_same_table_as_the_magic():
 def test_python_dash_m_with_json_loads_back_into_a_result(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "ipyparallel_ds", TINY_STMT, "--setup", TINY_SETUP, *FAST,
-         "--json", "--save", str(tmp_path / "chart.png")],
+         "--budget", "60", "--json", "--save", str(tmp_path / "chart.png")],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
@@ -57,6 +57,7 @@ def test_python_dash_m_with_json_loads_back_into_a_result(tmp_path):
     assert {"statement", "configs", "verdict", "warnings", "environment"} <= set(data)
     assert data["statement"] == TINY_STMT and data["setup"] == TINY_SETUP
     assert [c["n_jobs"] for c in data["configs"]] == [1, 2]
+    assert data["budget"] == 60.0 and data["budget_advice"]["used"] == data["sweep_seconds"]
     config_fields = set(ConfigTiming.__dataclass_fields__)
     assert config_fields <= set(data["configs"][0])
     assert set(fields) <= set(data)
@@ -100,6 +101,8 @@ def test_script_top_level_is_the_setup_and_its_main_block_does_not_run(tmp_path)
         (["--bogus", "x"], "unrecognized arguments: --bogus"),
         (["-b", "spark", "x"], "unknown backend 'spark'"),
         (["-r", "0", "x"], "repeat (-r) must be at least 1, got 0"),
+        (["--budget", "soon", "x"], "--budget needs a number of seconds, got 'soon'"),
+        (["--budget=-3", "x"], "--budget must be a positive number of seconds, got '-3'"),
         (["--save", "chart.gif", "x"], "'chart.gif'"),
         (["x = ("], "syntax error"),
         ([], "there is no statement"),
@@ -132,7 +135,14 @@ def test_a_script_that_raises_exits_1(tmp_path):
 def test_help_lists_the_magics_options():
     out = parcompare("--help")
     assert out.returncode == 0
-    for flag in ("--n-jobs", "--backend", "--max-memory", "--inner-threads", "--timeout"):
+    for flag in (
+        "--n-jobs",
+        "--backend",
+        "--max-memory",
+        "--inner-threads",
+        "--timeout",
+        "--budget",
+    ):
         assert flag in out.stdout
     assert "80%" in out.stdout
 

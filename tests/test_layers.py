@@ -38,7 +38,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("_sampling", "_memory", "_threads", "_tasks", "_joblib_calls", "_observation", "_observe"),
     ),
     ("measuring", ("statement", "timer", "plan", "progress", "_point_state", "sweep", "_probe")),
-    ("analysing", ("scaling", "prediction", "same_result")),
+    ("analysing", ("scaling", "prediction", "same_result", "precision")),
     (
         "telling",
         (

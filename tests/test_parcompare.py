@@ -232,6 +232,21 @@ def test_report_is_printed_unless_quiet(ip, capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_budget_from_the_magic_and_the_api(ip, tiny, state):
+    from ipyparallel_ds import parcompare
+
+    line = "-o -q --budget 30 -j 1,2 -n1 cross_val_score(SVC(), X, y, cv=4)"
+    r = ip.run_line_magic("parcompare", line)
+    assert r.budget == 30.0 and r.sweep_seconds > 0
+    assert r.budget_advice is not None and r.budget_advice.used == r.sweep_seconds
+    assert "budget" in r.verdict
+    assert r.configs[1].stopped_by in ("settled", "budget", "max rounds")
+    with pytest.raises(ValueError, match="--budget must be a positive number of seconds, got 0"):
+        parcompare("pass", n_jobs=1, budget=0, namespace={}, quiet=True)
+    loaded = type(r).from_json(r.to_json())
+    assert loaded.budget == 30.0 and loaded.budget_advice.stopped == r.budget_advice.stopped
+
+
 def test_precision_option(ip):
     r = ip.run_line_magic("parcompare", "-o -q -p 5 -j 1 -n1 -r1 pass")
     assert r.precision == 5
@@ -246,6 +261,9 @@ BAD_LINES = [
     ("-r 0 pass", "at least 1, got 0"),
     ("-n -1 pass", "at least 0, got -1"),
     ("-p x pass", "'x'"),
+    ("--budget -3 pass", "--budget must be a positive number of seconds, got '-3'"),
+    ("--budget soon pass", "--budget needs a number of seconds, got 'soon'"),
+    ("--budget inf pass", "'inf'"),
     ("-x pass", "-x"),
     ("--bins 3 pass", "--bins"),
     ("-j", "-j"),

@@ -284,3 +284,81 @@ def test_cluster_deadline_is_ten_serial_calls_and_at_least_a_minute():
     assert timer.deadline() == _options.TIMEOUT_FACTOR * 30.0
     timer.timeout = 5.0  # --timeout wins
     assert timer.deadline() == 5.0
+
+
+# -- the time budget ------------------------------------------------------------------------
+class Clocked(FakeTimer):
+    """A FakeTimer whose calls are the only thing that takes time: ``now`` is their sum."""
+
+    def __init__(self, profile):
+        super().__init__(profile)
+        self.now = 0.0
+        self.durations: list[float] = []
+
+    def __call__(self, point, number):
+        seconds = super().__call__(point, number)
+        self.now += seconds
+        self.durations.append(seconds)
+        return seconds
+
+
+NOISY = {
+    1: [1.0, 1.3, 0.8, 1.25, 0.75, 1.2, 0.9],
+    2: [3.0, 0.5, 0.5, 0.7, 0.4, 0.6, 0.45],
+    4: [3.5, 0.3, 0.45, 0.25, 0.4, 0.3],
+}
+FOUR = {1: 1, 2: 2, 4: 4}
+
+
+def budgeted(profile, budget, n_jobs=(1, 2, 4)):
+    timer = Clocked(profile)
+    plan = Plan(n_jobs, budget=budget)
+    data = sweep(plan, timer, workers_of=lambda p: FOUR[p.n_jobs], clock=lambda: timer.now)
+    return timer, data
+
+
+def test_a_budget_is_kept_within_one_call_and_the_largest_value_comes_first():
+    timer, data = budgeted(NOISY, 12.0)
+    assert data.seconds == timer.now <= 12.0 + max(timer.durations)
+    assert next(n for n, _ in timer.calls if n != 1) == 4  # n_jobs=4 measured before 2
+    assert all(c.repeat >= 1 for c in data.configs)
+    assert [c.n_jobs for c in data.configs] == [1, 2, 4]  # the table keeps the order asked
+    assert {c.stopped_by for c in data.configs[1:]} <= {"budget", "settled"}
+
+
+def test_a_noisy_value_uses_its_share_and_a_large_budget_is_not_spent_for_nothing():
+    _, tight = budgeted(NOISY, 12.0)
+    _, loose = budgeted(NOISY, 200.0)
+    # More budget, more rounds for the values that had not settled.
+    assert sum(c.repeat for c in loose.configs[1:]) > sum(c.repeat for c in tight.configs[1:])
+    steady = {1: [1.0], 2: [3.0, 0.5], 4: [3.5, 0.3]}
+    timer, data = budgeted(steady, 200.0)
+    assert [c.stopped_by for c in data.configs[1:]] == ["settled", "settled"]
+    assert timer.now < 20.0
+
+
+def test_a_statement_too_long_for_its_share_gets_one_warm_run_and_a_low_precision_note():
+    from ipyparallel_ds.result import build_result
+
+    slow = {1: [2.0, 2.1, 1.9], 2: [4.0, 1.2, 1.1], 4: [5.0, 0.8, 0.7]}
+    _, data = budgeted(slow, 3.0)
+    assert [c.repeat for c in data.configs[1:]] == [1, 1]
+    assert [c.stopped_by for c in data.configs[1:]] == ["budget", "budget"]
+    result = build_result(
+        "f()", data.configs, data.baseline_index, budget=3.0, sweep_seconds=data.seconds
+    )
+    notes = [w for w in result.warnings if "one warm run only" in w]
+    assert len(notes) == 2 and "the precision is low" in notes[0]
+    advice = result.budget_advice
+    assert advice.stopped == ("n_jobs=2", "n_jobs=4") and advice.one_run == advice.stopped
+    assert "more than its 3 s budget" in result.verdict
+    assert "stopped the runs of n_jobs=2 at ±" in result.verdict
+    if advice.suggested is not None:
+        assert advice.suggested > advice.used
+        assert "a budget of about" in result.verdict
+
+
+def test_without_a_budget_nothing_changes():
+    timer, data = budgeted(NOISY, None)
+    assert next(n for n, _ in timer.calls if n != 1) == 2
+    assert all(c.stopped_by in ("settled", "max rounds") for c in data.configs[1:])

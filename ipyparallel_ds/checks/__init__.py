@@ -37,7 +37,7 @@ from .ran import (
     setup_n_jobs,
 )
 from .threads import oversubscription
-from .timings import one_core, still_warming, uneven_runs, unstable_runs
+from .timings import one_budget_run, one_core, still_warming, uneven_runs, unstable_runs
 
 __all__ = [
     "CHECKS",
@@ -85,7 +85,7 @@ OBSERVED_CHECKS: tuple[Check, ...] = (
 # Checks of the timings alone: all that a result built from timings gets (tests, the partial
 # chart of the progress display).
 TIMING_CHECKS: tuple[Check, ...] = (
-    per_point(unstable_runs, uneven_runs, still_warming),
+    per_point(unstable_runs, uneven_runs, still_warming, one_budget_run),
     one_core,
 )
 CHECKS = OBSERVED_CHECKS + TIMING_CHECKS

@@ -44,10 +44,24 @@ def still_warming(config: ConfigTiming, context: Context) -> Finding | None:
         return None
     return finding(
         still_warming,
-        f"at {config.name} the calls were still getting faster after "
-        f"{len(config.warmup_calls)} warm-up calls, so the workers may not have been fully "
-        "warm when timing began.",
+        f"at {config.name} the runs were still getting faster after "
+        f"{len(config.warmup_calls)} of them were set apart as warm-up, so the workers may "
+        "not have been fully warm when timing ended.",
         warmup_calls=list(config.warmup_calls),
+    )
+
+
+def one_budget_run(config: ConfigTiming, context: Context) -> Finding | None:
+    """A value the budget left with one warm run: the statement is too long for its share."""
+    if config.stopped_by != "budget" or config.repeat != 1:
+        return None
+    low, high = config.speedup_ci
+    reach = f" (its speedup's 95 % interval is {low:.2f}-{high:.2f})" if low > 0 else ""
+    return finding(
+        one_budget_run,
+        f"{config.name} got its first call and one warm run only: the statement is too long "
+        f"for its share of the --budget, so the precision is low{reach}.",
+        runs=config.repeat,
     )
 
 
