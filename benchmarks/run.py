@@ -81,13 +81,18 @@ The whole run took {seconds / 60:.1f} minutes.
 
 ## What each figure compares
 
-1. **Time to answer, repeatability**: the seed statement (digits, `SVC()`, `cv=20`,
-   n_jobs 1 and 2). Five default `%parcompare -j 1,2` runs and five hand-written
-   `for nj in (1, 2): %timeit -o ...` loops, interleaved in one IPython process. Wall-time ratio
-   of the medians; coefficient of variation of the speedup each reports across the five.
-2. **Accuracy**: the median of those five `%parcompare` speedups against the median over five
-   fresh Python processes timing the same call with `time.perf_counter` (pool warmed, 15 runs
-   per n_jobs, one of each in turn, medians).
+1. **Time to answer, spread**: the seed statement (digits, `SVC()`, `cv=20`, n_jobs 1 and
+   2). Five default `%parcompare -j 1,2` runs and five hand-written
+   `for nj in (1, 2): %timeit -o -q -n1 -r5 ...` loops, interleaved in one IPython process.
+   Wall-time ratio of the medians (target 0.8); coefficient of variation of the speedup each
+   reports across the five, the loop's from its best of five (the estimator a careful user
+   takes) and, in the note, from its means.
+2. **Accuracy and coverage**: the median of those five `%parcompare` speedups against the
+   median over five fresh Python processes timing the same call with `time.perf_counter`
+   (pool warmed, 15 runs per n_jobs, one of each in turn, medians); and how many of the five
+   95 % intervals contain that median. Which estimator and interval the sweep uses, and why,
+   is measured by `benchmarks/estimators.py` (8 fresh processes, not part of `make bench`;
+   "How the numbers are made" quotes it).
 3. **First-call truth**: the median first call `%parcompare` reported at n_jobs=2 against
    the median, over three fresh processes, of the first n_jobs=2 call after one serial call.
 4. **Load cost**: `%load_ext` in a fresh IPython, median of ten, against ipython-autotime,
@@ -112,8 +117,8 @@ The whole run took {seconds / 60:.1f} minutes.
 
 8. **Observation's effect**: on the seed statement, default `parcompare` sweeps alternating
    with `memory=False` sweeps in one process; the median speedup of the first over the
-   second, minus 1. Memory is sampled in first calls and warm-ups only, so that the sampler
-   does not slow the timed runs.
+   second, minus 1. Memory is sampled in first calls (and a fast statement's calibration)
+   only, so that the sampler does not slow the timed runs.
 
 On a shared virtual machine the noise of single calls can exceed the repeatability target by
 itself; the JSON file (`benchmarks/results/latest.json`) keeps every raw run so that the

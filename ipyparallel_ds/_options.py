@@ -23,6 +23,8 @@ DEFAULT_MAX_MEMORY = "80%"
 # joblib backends %parcompare can compare (the registry's names); clusters need an extra.
 BACKENDS = backends.names()
 # A call on a cluster gets this many times the serial baseline's call, at least the minimum.
+# A data-size sweep's sizes when --data is given alone: fractions of the rows.
+DEFAULT_SIZES = "0.1,0.3,1"
 TIMEOUT_FACTOR = 10
 MIN_TIMEOUT = 60.0
 
@@ -122,6 +124,21 @@ OPTIONS: tuple[Option, ...] = (
         "Time for the whole sweep, first calls included: it ends within the budget plus at "
         "most one call. Each value gets its first call and at least one warm run; the "
         "verdict says the precision reached and what a larger budget would buy.",
+    ),
+    Option(
+        None,
+        "data",
+        "NAMES",
+        "Arrays to cut for a data-size sweep, e.g. X,y: each size of --sizes is measured at "
+        "every n_jobs on the same rows, drawn once by a seeded shuffle (the arrays are never "
+        "changed).",
+    ),
+    Option(
+        None,
+        "sizes",
+        "SIZES",
+        "Data sizes for --data: fractions of the rows (0.1,0.3,1) or row counts (100,1000). "
+        f"Default: {DEFAULT_SIZES}.",
     ),
     Option(
         "n",
@@ -255,4 +272,6 @@ def plan_arguments(options: dict[str, str]) -> dict[str, object]:
         "timeout": options.get("timeout"),
         "predict": options.get("predict"),
         "budget": options.get("budget"),
+        "data": options.get("data"),
+        "sizes": options.get("sizes"),
     }

@@ -265,3 +265,39 @@ def check_cluster_options(
                 f"the {runner.name} backend needs the {module} package, which is not "
                 f"installed: pip install '{extra}'"
             )
+
+
+def parse_data(value: object) -> tuple[str, ...]:
+    """The names of the arrays a data-size sweep cuts (``--data X,y``): Python identifiers,
+    each once."""
+    items = value.split(",") if isinstance(value, str) else _as_list(value, "")
+    names = [str(item).strip() for item in items] if items else []
+    for name in names:
+        if not name.isidentifier():
+            raise ValueError(f"--data needs names of arrays such as X,y; got {value!r}")
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"--data needs names of arrays such as X,y, each once; got {value!r}")
+    return tuple(names)
+
+
+def parse_sizes(value: object) -> tuple[float | int, ...]:
+    """Data sizes (``--sizes 0.1,0.3,1``): a fraction of the rows in (0, 1] (``1`` is every
+    row), or a row count above 1; returned as floats and ints, in the order given."""
+    items = value.split(",") if isinstance(value, str) else _as_list(value, "")
+    sizes: list[float | int] = []
+    for item in items:
+        text = str(item).strip()
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(f"--sizes needs fractions or row counts, got {text!r}") from None
+        if not number > 0 or number == float("inf"):
+            raise ValueError(f"--sizes must be above 0, got {text!r}")
+        if number > 1 and not number.is_integer():
+            raise ValueError(f"--sizes: {text!r} is a fraction above 1 (fractions are 0 to 1)")
+        sizes.append(number if number <= 1 else int(number))
+    if not sizes:
+        raise ValueError(f"--sizes needs at least one size, got {value!r}")
+    if len(set(sizes)) != len(sizes):
+        raise ValueError(f"--sizes gives a size twice: {value!r}")
+    return tuple(sizes)

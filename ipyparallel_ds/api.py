@@ -19,6 +19,7 @@ from ._memory import MAX_INTERVAL, ProcessTree, memory_limit, sampling_interval
 from ._observe import Observer
 from ._points import Point
 from ._probe import choose, probe
+from ._sizes import DataError, run_sizes
 from ._threads import THREAD_VARIABLES, with_threads
 from .environment import collect, usable_cores
 from .plan import Plan, plan_points
@@ -31,6 +32,7 @@ from .sweep import SweepData, sweep
 from .timer import StatementTimer
 
 __all__ = [
+    "DataError",
     "Invocation",
     "SweepInterrupted",
     "parcompare",
@@ -88,13 +90,25 @@ def run(
     joblib's configuration is only changed inside context managers; no worker pool is left
     running that was not running before, and every cluster started here is stopped. After
     Ctrl-C the partial result is returned, or, with ``raise_interrupt``, raised as
-    :class:`SweepInterrupted` once all of that is done.
+    :class:`SweepInterrupted` once all of that is done. A data-size sweep whose ``--data``
+    does not fit the namespace raises :class:`DataError` (a ValueError) before anything runs.
     """
-    with (
-        _pools.restoring_pool_state(),
-        backends.opened(backends.make_runners(plan)) as runners,
-    ):
-        result, stopped = _run(prepared, plan, namespace, runners, compiler, precision, progress)
+    if plan.data:  # a data-size sweep: this function at each size
+        result, stopped = run_sizes(
+            plan,
+            namespace,
+            lambda one, local: run(
+                prepared, one, local, compiler=compiler, precision=precision,
+                progress=progress, raise_interrupt=True,
+            ),
+        )  # fmt: skip
+    else:
+        with (
+            _pools.restoring_pool_state(),
+            backends.opened(backends.make_runners(plan)) as runners,
+        ):
+            args = (prepared, plan, namespace, runners, compiler, precision, progress)
+            result, stopped = _run(*args)
     if stopped and raise_interrupt:
         raise SweepInterrupted(result)
     return result
@@ -273,6 +287,8 @@ def parcompare(
     timeout: float | None = None,
     predict: int | Sequence[int] | str | None = None,
     budget: float | None = None,
+    data: str | Sequence[str] | None = None,
+    sizes: str | Sequence[float] | None = None,
 ) -> ParCompareResult:
     """Time ``stmt`` at several n_jobs values and compare them.
 
@@ -288,17 +304,14 @@ def parcompare(
         The values to compare, e.g. ``[1, 2, -1]`` or ``"1,2,-1"``. Default: 1, 2, 4, ...
         doubling up to and including the usable core count.
     number : int, default 0
-        Loops per timed run; 0 chooses as ``%timeit`` does (a run lasts at least 0.2 s).
+        Loops per timed run; 0 chooses as ``%timeit`` does (a run lasts 0.2 s at least).
     repeat : int, optional
         Timed runs per value. Default: rounds until the answer is settled (the speedup's
         95 % interval within 10 % of it, below 1, or below an earlier value's), 2 to 5.
     namespace : dict, optional
-        Globals the statement runs in; default: the caller's globals. Names the statement
-        assigns do not leak into it.
-    quiet : bool, default False
-        If False, print the table, the summary sentence and any warnings.
-    precision : int, default 3
-        Significant digits of the times shown.
+        Globals the statement runs in (default: the caller's); its assignments do not leak.
+    quiet, precision : bool, int
+        Print nothing (default: the report); significant digits of the times shown (3).
     memory : bool, optional
         Sample the memory of the kernel and its workers during the timed runs (Σ PSS on
         Linux). Default: when sampling costs under 5 % of the machine.
@@ -306,12 +319,10 @@ def parcompare(
         Skip an n_jobs value whose estimated peak memory exceeds this: a share of the memory
         the kernel and its workers can use (``"80%"``), or a size (``"4G"``, bytes as a number).
     check : bool, optional
-        Compare each value's result with the baseline's. Default: when the statement ends
-        with an expression.
+        Compare each value's result with the baseline's (default: when it ends with one).
     inner_threads : int or "auto", optional
-        BLAS/OpenMP threads for every worker (joblib's ``inner_max_num_threads``) and for the
-        kernel (threadpoolctl), restored afterwards; ``"auto"`` is usable cores divided by the
-        most workers asked. Default: joblib's own choice.
+        BLAS/OpenMP threads of every worker (``inner_max_num_threads``) and of the kernel,
+        restored afterwards; ``"auto"``: usable cores over the most workers asked.
     backend : str or sequence of str, optional
         joblib backends to compare, e.g. ``"loky,threading"`` or ``["loky", "dask"]``:
         loky, threading, multiprocessing, dask, ipyparallel. n_jobs=1 then runs once, as the
@@ -326,14 +337,17 @@ def parcompare(
         each n_jobs value up to its engine count is measured through a view of that many
         engines.
     timeout : float, optional
-        Deadline in seconds of each call on a cluster. Default: 10 times the serial call,
-        at least 60 s.
+        Deadline in seconds of each call on a cluster (default: 10 serial calls, ≥ 60 s).
     predict : int, sequence of int or str, optional
         Worker counts to predict from the measured tasks (``result.predictions``, the chart's
         predicted line), e.g. ``[4, 8, 16, 64]``. Default: 1 to four times the usable cores.
     budget : float, optional
         Seconds for the whole sweep, first calls included; it ends within the budget plus at
         most one call, every value measured at least once warm. Default: no limit.
+    data, sizes : str or sequence, optional
+        A data-size sweep: the names of the arrays to cut (``"X,y"``) and the sizes,
+        fractions of their rows or row counts (default ``"0.1,0.3,1"``); see
+        ``result.size_configs``, ``result.break_even_rows`` and ``result.size_fits``.
 
     Returns
     -------
@@ -341,10 +355,8 @@ def parcompare(
 
     Raises
     ------
-    ValueError
-        For a bad option, naming the bad value (before anything runs).
-    SyntaxError
-        If ``stmt`` or ``setup`` does not compile (before anything runs).
+    ValueError, SyntaxError
+        Before anything runs: a bad option or ``data`` (naming the bad value), bad code.
 
     Notes
     -----
@@ -375,6 +387,8 @@ def parcompare(
         timeout=timeout,
         predict=predict,
         budget=budget,
+        data=data,
+        sizes=sizes,
     )
     digits = _validate.parse_count("precision (-p)", precision, minimum=1)
     if namespace is None:

@@ -149,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
             precision=invocation.precision,
             progress=progress,
         )
+    except api.DataError as exc:
+        return _usage_error(str(exc))
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted before anything was measured", file=sys.stderr)
         return EXIT_INTERRUPTED

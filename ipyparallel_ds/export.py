@@ -88,7 +88,19 @@ def to_dict(result: ParCompareResult) -> dict[str, Any]:
         "environment": result.environment,
         "precision": result.precision,
         "configs": [_finite(c.to_dict()) for c in result.configs],
+        "data_rows": result.data_rows,
+        "data_names": list(result.data_names),
+        "size_configs": [_finite(c.to_dict()) for c in result.size_configs],
+        "break_even_rows": result.break_even_rows,
+        "size_fits": [_finite(_size_fit(fit)) for fit in result.size_fits],
     }
+
+
+def _size_fit(fit: Any) -> dict[str, Any]:
+    fields = ("backend", "n_jobs", "name", "exponent", "coefficient", "rows", "time", "measured")
+    values = {k: getattr(fit, k) for k in fields}
+    return {**values, "fitted_rows": list(fit.fitted_rows), "interval": list(fit.interval),
+            "error": fit.error}  # fmt: skip
 
 
 def _budget_advice(result: ParCompareResult) -> dict[str, Any] | None:
@@ -138,6 +150,7 @@ CONFIG_LOADERS: dict[str, Callable[[Any], Any]] = {
     "warm_settled": _as_is,
     "paired_baseline": _numbers,
     "stopped_by": _as_is,
+    "rows": _as_is,
     "speedup": _number,
     "speedup_ci": _numbers,
     "efficiency": _number,
@@ -193,16 +206,20 @@ RESULT_LOADERS: dict[str, Callable[[Any], Any]] = {
     "predict_workers": lambda counts: tuple(counts or ()),
     "budget": _as_is,
     "sweep_seconds": _number,
+    "data_rows": _as_is,
+    "data_names": lambda names: tuple(names or ()),
+    "size_configs": lambda raws: [_config(raw) for raw in raws or ()],
 }
+
+
+def _config(raw: dict[str, Any]) -> ConfigTiming:
+    return ConfigTiming(**{k: CONFIG_LOADERS[k](v) for k, v in raw.items() if k in CONFIG_LOADERS})
 
 
 def fields_from_dict(data: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments of a result rebuilt from :func:`to_dict` output: only measured
     fields are read, each through its loader."""
-    configs = [
-        ConfigTiming(**{k: CONFIG_LOADERS[k](v) for k, v in raw.items() if k in CONFIG_LOADERS})
-        for raw in data["configs"]
-    ]
+    configs = [_config(raw) for raw in data["configs"]]
     values = {k: RESULT_LOADERS[k](v) for k, v in data.items() if k in RESULT_LOADERS}
     values.setdefault("kernel_memory", math.nan)
     return {"configs": configs, **values}

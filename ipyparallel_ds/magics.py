@@ -161,6 +161,10 @@ class ParCompareMagics(Magics):
                 progress=progress,
                 raise_interrupt=True,
             )
+        except api.DataError as exc:  # --data that does not fit: before anything ran
+            if progress is not None:
+                progress.finish()
+            raise UsageError(f"%parcompare: {exc}") from None
         except api.SweepInterrupted as stopped:
             # Ctrl-C: what was measured is shown, then the cell stops as after any Ctrl-C;
             # the partial result stays reachable as sys.last_value.result.

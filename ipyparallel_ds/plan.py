@@ -22,7 +22,8 @@ class Plan:
     ``timeout`` is the deadline of each call there (None: from the serial call).
     ``n_jobs_given`` says whether the n_jobs values were asked or are the default;
     ``predict`` holds the worker counts to predict (empty: the default); ``budget`` the
-    seconds the whole sweep may take (None: no limit).
+    seconds the whole sweep may take (None: no limit); ``data`` and ``sizes`` a data-size
+    sweep (empty: none).
     """
 
     n_jobs: tuple[int, ...]
@@ -41,6 +42,8 @@ class Plan:
     n_jobs_given: bool = True
     predict: tuple[int, ...] = ()  # worker counts to predict; () for the default
     budget: float | None = None  # seconds for the whole sweep, first calls included
+    data: tuple[str, ...] = ()  # arrays a data-size sweep cuts (--data X,y)
+    sizes: tuple[float | int, ...] = ()  # fractions of their rows or row counts (--sizes)
 
     @classmethod
     def from_options(
@@ -61,6 +64,8 @@ class Plan:
         timeout: object = None,
         predict: object = None,
         budget: object = None,
+        data: object = None,
+        sizes: object = None,
     ) -> Plan:
         """Validate user options; raises ValueError naming the bad value."""
         values = default_n_jobs() if n_jobs is None else _validate.parse_n_jobs(n_jobs)
@@ -72,6 +77,10 @@ class Plan:
         _validate.check_cluster_options(backends, cluster, scheduler, profile, cluster_id)
         seconds = None if timeout is None else _validate.parse_seconds("--timeout", timeout)
         allowed = None if budget is None else _validate.parse_seconds("--budget", budget)
+        names = () if data is None else _validate.parse_data(data)
+        if sizes is not None and not names:
+            raise ValueError("--sizes needs --data naming the arrays to cut, e.g. --data X,y")
+        cuts = _validate.parse_sizes(_options.DEFAULT_SIZES if sizes is None else sizes)
         return cls(
             values,
             loops,
@@ -89,6 +98,8 @@ class Plan:
             n_jobs is not None,
             () if predict is None else _validate.parse_predict(predict),
             allowed,
+            names,
+            cuts if names else (),
         )
 
     @property

@@ -3,7 +3,7 @@ object-oriented API only: no pyplot, no global state, nothing shown behind the c
 
 The only module that imports matplotlib. A chart metric is one entry of :data:`METRICS`: its
 axis label, how one backend's line is drawn, the reference drawn once, and where the
-recommended point sits.
+recommended point sits; or, for a view with another x axis (``size``), a whole-chart drawer.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .plot_sizes import draw_sizes
 from .stats import efficiency
 
 if TYPE_CHECKING:
@@ -207,6 +208,7 @@ class Metric:
     value: Callable[[Any, Any, str], float | None]
     predicted: str | None = None
     available: Callable[[Any], bool] = lambda result: True
+    chart: Callable[[Axes, Any, dict], None] | None = None  # draws the whole view instead
 
 
 METRICS: dict[str, Metric] = {
@@ -231,6 +233,14 @@ METRICS: dict[str, Metric] = {
         _memory_value,
         available=lambda result: result.memory_sampled,
     ),
+    "size": Metric(
+        "speedup against data size (×)",
+        lambda *args: None,
+        lambda *args: None,
+        lambda *args: None,
+        available=lambda result: bool(result.size_configs),
+        chart=draw_sizes,
+    ),
 }
 
 
@@ -249,11 +259,12 @@ def plot(
     Parameters
     ----------
     result : ParCompareResult
-    metric : {"time", "speedup", "efficiency", "memory"}
+    metric : {"time", "speedup", "efficiency", "memory", "size"}
         ``time``: warm time per call with IQR error bars (median) and the first call as a
         separate marker; ``speedup``: with its 95 % interval (median) and the ideal line
         (speedup = workers); ``efficiency``: with 100 % as the reference; ``memory``: peak
-        memory of the kernel and its workers, with the kernel's own as the reference.
+        memory of the kernel and its workers, with the kernel's own as the reference;
+        ``size`` (after a data-size sweep): speedup against rows (``plot_sizes``).
     ax : matplotlib Axes, optional
         Where to draw; a new ``Figure`` (not pyplot) is made when omitted.
     statistic : {"median", "mean", "best"}
@@ -279,6 +290,12 @@ def plot(
 
         ax = Figure(figsize=(6.4, 4.4), layout="constrained").add_subplot()
     options = {"statistic": statistic, "show_first_call": show_first_call}
+    if view.chart is not None:
+        if not view.available(result):
+            raise ValueError(f"metric {metric!r} needs a data-size sweep (--data, --sizes)")
+        view.chart(ax, result, {**options, "log_scale": log_scale})
+        ax.set_title(_short(result.statement), fontsize=10, family="monospace")
+        return ax
     lines = result.lines()
     several = len(lines) > 1
     colours = {name: f"C{i}" for i, name in enumerate(lines)}

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 from . import verdict as _verdict
 from ._format import format_bytes, format_time
 from ._points import point_name
+from .size_words import size_table
 
 if TYPE_CHECKING:
     from .result import ParCompareResult
     from .timing import ConfigTiming
 
-__all__ = ["html_table", "report", "table", "text_chart"]
+__all__ = ["html_table", "mechanism", "report", "table", "text_chart"]
 
 _HEADERS = (
     "n_jobs",
@@ -27,6 +28,15 @@ _HEADERS = (
     "efficiency",
 )
 _LEFT_ALIGNED = ("backend", "ran on", "speedup")
+
+
+def mechanism(rewritten: int) -> str:
+    """How each n_jobs value reached the statement, given the ``n_jobs=`` keywords rewritten."""
+    text = "joblib.parallel_config(n_jobs=k) around the statement"
+    if rewritten:
+        s = "s" if rewritten > 1 else ""
+        text += f", and {rewritten} literal n_jobs= keyword{s} in the statement rewritten to k"
+    return text
 
 
 def _ran_on(config: ConfigTiming) -> str:
@@ -153,6 +163,9 @@ def report(result: ParCompareResult) -> str:
     parts = [table(result), ""]
     if len(result.configs) > 1 and any(not math.isnan(c.speedup) for c in result.configs[1:]):
         parts += [text_chart(result), ""]
+    sizes = size_table(result)
+    if sizes:
+        parts += [sizes, ""]
     predicted = _verdict.prediction_line(result)
     if predicted:
         parts += [predicted, ""]

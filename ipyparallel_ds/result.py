@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _validate, checks, export
+from . import data_size as _data_size
 from . import plot as _plot
 from . import precision as _precision
 from . import prediction as _prediction
@@ -43,11 +44,10 @@ class ParCompareResult:
     statement, setup : str
         The timed code and the setup code, as given.
     configs : list of ConfigTiming
-        In the order the n_jobs values were asked.
-    baseline_n_jobs : int
-        The n_jobs value speedups are relative to (1, or the one with the fewest workers).
-    baseline_backend : str
-        The baseline's backend (``"sequential"`` when several backends share it).
+        In the order the n_jobs values were asked (at the largest size of a data-size sweep).
+    baseline_n_jobs, baseline_backend : int, str
+        The value speedups are relative to (1, or the one with the fewest workers), and its
+        backend (``"sequential"`` when several backends share it).
     n_jobs_keywords_rewritten : int
         How many literal ``n_jobs=`` keywords in the statement were rewritten to each value.
     interleaved : bool
@@ -82,6 +82,8 @@ class ParCompareResult:
         times the usable cores).
     budget, sweep_seconds : float
         The ``--budget`` asked (None: none), and the seconds the sweep took.
+    size_configs, data_rows, data_names : list of ConfigTiming, int, tuple of str
+        A data-size sweep's configs at every size (``rows`` set), the arrays' rows, names.
     """
 
     statement: str
@@ -104,6 +106,9 @@ class ParCompareResult:
     predict_workers: tuple[int, ...] = ()
     budget: float | None = None
     sweep_seconds: float = math.nan
+    size_configs: list[ConfigTiming] = field(default_factory=list)
+    data_rows: int | None = None
+    data_names: tuple[str, ...] = ()
 
     # -- derived -------------------------------------------------------------------------
     @property
@@ -141,14 +146,7 @@ class ParCompareResult:
     @property
     def mechanism(self) -> str:
         """How each n_jobs value reached the statement."""
-        text = "joblib.parallel_config(n_jobs=k) around the statement"
-        if self.n_jobs_keywords_rewritten:
-            count = self.n_jobs_keywords_rewritten
-            text += (
-                f", and {count} literal n_jobs= keyword{'s' if count > 1 else ''} in the "
-                "statement rewritten to k"
-            )
-        return text
+        return _report.mechanism(self.n_jobs_keywords_rewritten)
 
     @property
     def summary(self) -> str:
@@ -239,6 +237,16 @@ class ParCompareResult:
         return [p for p in made if p is not None]
 
     @property
+    def break_even_rows(self) -> int | None:
+        """The smallest size measured at which parallel was faster (None: at none)."""
+        return _data_size.break_even_rows(self.size_configs, self.baseline.workers)
+
+    @property
+    def size_fits(self) -> list[_data_size.SizeFit]:
+        """Time against rows per value, fitted below the full size and predicted at it."""
+        return _data_size.fit_sizes(self.size_configs, self.data_rows or 0)
+
+    @property
     def budget_advice(self) -> _precision.BudgetAdvice | None:
         """With ``--budget``: the precision reached and what a larger budget would buy."""
         return _precision.budget_advice(
@@ -261,11 +269,8 @@ class ParCompareResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ParCompareResult:
-        """Rebuild a result from :meth:`to_dict` output (e.g. ``parcompare --json``).
-
-        Only measured fields are read; derived ones (summary, verdict, statistics) are
-        computed again from them, so they match the original.
-        """
+        """Rebuild a result from :meth:`to_dict` output (e.g. ``parcompare --json``); derived
+        figures (summary, verdict, statistics) are computed again, so they match."""
         return cls(**export.fields_from_dict(data))
 
     @classmethod
@@ -283,20 +288,15 @@ class ParCompareResult:
         return export.to_frame(self)
 
     def save(self, path: str | Path) -> Path:
-        """Save the chart (``.png``, ``.svg``, ``.pdf``) or the data (``.json``, ``.csv``).
-
-        The format comes from the file extension; the chart is the default speedup view.
-        """
+        """Save the chart (``.png``, ``.svg``, ``.pdf``: the speedup view) or the data
+        (``.json``, ``.csv``), by the file's extension."""
         return export.save(self, path)
 
     # -- display -------------------------------------------------------------------------
     def plot(self, metric: str = "speedup", ax=None, **options: Any):
-        """Draw ``"time"``, ``"speedup"``, ``"efficiency"`` or ``"memory"`` against workers;
-        returns the Axes.
-
-        See :func:`ipyparallel_ds.plot.plot` for the options. Uses matplotlib's
-        object-oriented API: nothing is shown until you display the figure.
-        """
+        """Draw ``"time"``, ``"speedup"``, ``"efficiency"`` or ``"memory"`` against workers,
+        or ``"size"`` (speedup against data size); returns the Axes. See
+        :func:`ipyparallel_ds.plot.plot`; nothing is shown until you display the figure."""
         return _plot.plot(self, metric, ax, **options)
 
     def widget(self, metric: str = "speedup"):

@@ -59,6 +59,7 @@ def speedup_interval(
     if df == 0:
         return (point, point)
     half = log_half_width(spread, df, len(reference), len(timings), confidence)
+    half = min(half, 700.0)  # past this exp() overflows; the interval is (0, inf) in effect
     return (point * math.exp(-half), point * math.exp(half))
 
 

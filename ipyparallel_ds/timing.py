@@ -108,6 +108,7 @@ class ConfigTiming:
     # Why its timed rounds stopped: "settled" (the interval answered), "repeat" (-r reached),
     # "max rounds" (the default's most rounds, unsettled), "budget"; "" for the baseline.
     stopped_by: str = ""
+    rows: int | None = None  # rows of the --data arrays it ran on (None: no data-size sweep)
     speedup: float = math.nan
     speedup_ci: tuple[float, float] = (math.nan, math.nan)
     efficiency: float = math.nan

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ._format import format_bytes, format_time
 from ._threads import oversubscribed, threads_at_once, time_over_cores
 from .scaling import NEAR_BEST
+from .size_words import size_sentences
 
 if TYPE_CHECKING:
     from .result import ParCompareResult
@@ -51,7 +52,8 @@ def _shown_interval(config: ConfigTiming) -> tuple[float, float]:
 def verdict(result: ParCompareResult) -> str:
     """Speed, start-up and recommendation, each sentence computed from the measurement; with
     ``--budget``, the precision reached and what a larger budget would buy."""
-    return " ".join(t for t in (_verdict(result), budget_sentence(result)) if t)
+    parts = (_verdict(result), size_sentences(result), budget_sentence(result))
+    return " ".join(t for t in parts if t)
 
 
 def budget_sentence(result: ParCompareResult) -> str:

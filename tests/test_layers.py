@@ -38,7 +38,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("_sampling", "_memory", "_threads", "_tasks", "_joblib_calls", "_observation", "_observe"),
     ),
     ("measuring", ("statement", "timer", "plan", "progress", "_point_state", "sweep", "_probe")),
-    ("analysing", ("scaling", "prediction", "same_result", "precision")),
+    ("analysing", ("scaling", "prediction", "same_result", "precision", "data_size")),
     (
         "telling",
         (
@@ -48,14 +48,15 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "checks.threads",
             "checks.timings",
             "checks",
+            "size_words",
             "verdict",
             "report",
         ),
     ),
-    ("showing", ("plot", "widget", "display")),
+    ("showing", ("plot_sizes", "plot", "widget", "display")),
     ("export", ("export",)),
     ("result", ("result",)),
-    ("api", ("api",)),
+    ("api", ("_sizes", "api")),
     ("front ends", ("magics", "cli", "check_script", "demo", "__main__", "__init__")),
 )
 LEVEL = {module: level for level, (_, modules) in enumerate(LAYERS) for module in modules}
