@@ -121,6 +121,10 @@ def run_sizes(
             if not done:
                 raise
             return _combined(done, rows, plan.budget, spent, plan.data), True
+        except Exception as exc:  # the statement failed at this size: say which
+            if hasattr(exc, "add_note"):
+                exc.add_note(f"(at {count} of the {rows} rows of --data {','.join(plan.data)})")
+            raise
         done.append(_with_rows(result, count))
         spent += 0.0 if math.isnan(result.sweep_seconds) else result.sweep_seconds
         if result.interrupted:  # a worker died: the sizes after it would fail alike

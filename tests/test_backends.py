@@ -44,6 +44,15 @@ def sleep_on_cluster(i):
     return i
 """
 
+SPIN = """\
+def spin(seconds):
+    # Burn this much CPU time: enough clock ticks for each worker's CPU to be seen.
+    import time
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        pass
+"""
+
 
 def cluster_processes() -> list[str]:
     """Descendants of this process that belong to a cluster: dask workers (spawned
@@ -362,7 +371,16 @@ def test_ipyparallel_local_cluster_is_scaled_per_point_and_stopped(tiny, state):
     import tempfile
 
     before = set(os.listdir(tempfile.gettempdir()))
-    r = magic(tiny, "--backend ipyparallel --cluster local -j 1,2")
+    tiny.run_cell(SPIN + "from joblib import Parallel, delayed").raise_error()
+    state.mark()
+    # Two tasks of 0.25 s CPU each: longer than joblib's ideal batch, so one task per
+    # engine, and many clock ticks each, so both engines' CPU is seen. (The default
+    # statement's 3 ms tasks can all land on one engine, or below the 10 ms tick.)
+    r = magic(
+        tiny,
+        "--backend ipyparallel --cluster local -j 1,2 -n1 -r2",
+        "Parallel()(delayed(spin)(0.25) for _ in range(2))",
+    )
     assert cluster_processes() == []  # gone when the magic returns, nannies included
     assert [(c.backend, c.workers) for c in r.configs] == [
         ("sequential", 1),

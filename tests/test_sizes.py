@@ -189,3 +189,12 @@ def test_two_sizes_give_a_power_law_through_both():
     fit = next(f for f in fit_sizes(_sized(points), 1600) if f.n_jobs == 1)
     assert fit.fixed == 0 and fit.exponent == pytest.approx(1.5)
     assert fit.time == pytest.approx(0.64) and math.isnan(fit.interval[0])
+
+
+def test_a_statement_that_fails_at_a_size_says_which(iris, state):
+    # cv=3 needs three rows at least, so the first size (2 rows) fails.
+    with pytest.raises(ValueError) as info:
+        magic(iris, "--data X,y --sizes 2,150")
+    notes = getattr(info.value, "__notes__", [])
+    if notes:  # Python 3.11+
+        assert any("at 2 of the 150 rows of --data X,y" in n for n in notes)
