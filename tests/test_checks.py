@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from test_backends import SPIN
 
 
 # -- what really ran, on real tiny workloads ---------------------------------------------
@@ -105,9 +106,12 @@ def test_other_subprocesses_are_not_counted_as_workers(tiny):
         "import subprocess, sys\n"
         "helper = subprocess.Popen([sys.executable, '-c', "
         "'import time\\nwhile True:\\n    sum(range(200_000)); time.sleep(0.005)'])\n"
+        + SPIN
+        + "from joblib import Parallel, delayed\n"
     ).raise_error()
     try:
-        r = run(tiny, "cross_val_score(SVC(), X, y, cv=4)")
+        # Tasks of 0.25 s CPU each, so that both workers' CPU shows above the 10 ms clock tick.
+        r = run(tiny, "Parallel()(delayed(spin)(0.25) for _ in range(2))")
     finally:
         tiny.user_ns["helper"].kill()
         tiny.user_ns["helper"].wait()

@@ -28,10 +28,10 @@ def test_memory_per_n_jobs_by_pss(ip):
     assert serial.memory_method == parallel.memory_method == "pss"
     assert r.kernel_memory > 40e6  # the kernel holds the array
     assert serial.peak_memory >= r.kernel_memory * 0.9
-    # The peak counts two worker processes on top of the kernel. (Not compared with the
+    # The peak counts the worker processes' own memory. (Not compared with the
     # serial peak: the kernel's own PSS falls whenever a process forked from it shares its
     # pages, which happens in a long test run.)
-    assert parallel.peak_memory > 2 * parallel.memory_per_worker > 0
+    assert parallel.memory_per_worker > 10e6  # each worker: a Python process with numpy
     assert parallel.memory_per_worker > 0 and parallel.idle_worker_memory > 0
     # Σ RSS counts the memory-mapped array once per process; Σ PSS splits it
     assert parallel.rss_total > parallel.peak_memory
