@@ -33,7 +33,7 @@ def measure(rounds: int = 5) -> dict:
     shell = InteractiveShell.instance(colors="nocolor")
     shell.run_line_magic("load_ext", "ipyparallel_ds")
     shell.run_cell(SEED_SETUP).raise_error()
-    tool_wall, tool_speedup, tool_ci, first_calls = [], [], [], []
+    tool_wall, tool_speedup, tool_ci, session_ci, first_calls = [], [], [], [], []
     loop_wall, loop_speedup, loop_best, calls = [], [], [], []
     for index in range(rounds):
         t0 = time.perf_counter()
@@ -41,6 +41,7 @@ def measure(rounds: int = 5) -> dict:
         tool_wall.append(time.perf_counter() - t0)
         tool_speedup.append(result.configs[1].speedup)
         tool_ci.append(list(result.configs[1].speedup_ci))
+        session_ci.append(list(result.configs[1].session_ci))
         calls.append(sum(1 + len(c.warmup_calls) + len(c.all_runs) for c in result.configs))
         first_calls.append(result.configs[1].first_call)
 
@@ -61,6 +62,7 @@ def measure(rounds: int = 5) -> dict:
         "parcompare_wall": tool_wall,
         "parcompare_speedup": tool_speedup,
         "parcompare_interval": tool_ci,
+        "parcompare_session_interval": session_ci,
         "parcompare_calls": calls,
         "parcompare_first_call_n_jobs_2": first_calls,
         "loop_wall": loop_wall,

@@ -23,6 +23,9 @@ from ._sampling import SAMPLER_PREFIX, Sampler
 MAX_COST = 0.05
 MIN_INTERVAL = 0.010
 MAX_INTERVAL = 0.050
+# A reading of the tree is dropped when the kernel's own memory moved by more than this share
+# while its children were read (a fork or an exec in between; see ProcessTree.snapshot).
+UNSTABLE = 0.05
 
 
 class ProcessTree:
@@ -45,9 +48,39 @@ class ProcessTree:
         return "uss" if getattr(info, "uss", None) else "rss"
 
     def _of(self, process) -> float:
+        return self._both(process)[0]
+
+    def _both(self, process) -> tuple[float, float]:
+        """Bytes of one process by the method, and its RSS, from one reading."""
         if self.method == "rss":
-            return float(process.memory_info().rss)
-        return float(getattr(process.memory_full_info(), self.method))
+            rss = float(process.memory_info().rss)
+            return rss, rss
+        info = process.memory_full_info()
+        return float(getattr(info, self.method)), float(info.rss)
+
+    def snapshot(self, with_children: bool = True) -> tuple[float, float, float] | None:
+        """One reading of the tree: (kernel, children, Σ RSS) in bytes, each process's two
+        figures read together; None when the reading is not consistent.
+
+        A process that forks shares its pages with the child until the child replaces its
+        program, which halves the kernel's PSS in the meantime: a kernel read before a fork
+        and a child read after it count those pages one and a half times. The kernel is read
+        before and after its children, and a reading in which it moved by more than
+        ``UNSTABLE`` is dropped (the next one, ``interval`` later, is taken instead).
+        """
+        kernel, kernel_rss = self._both(self.process)
+        children = rss = 0.0
+        if with_children:
+            for child in self.process.children(recursive=True):
+                try:
+                    own, own_rss = self._both(child)
+                except (self._psutil.NoSuchProcess, self._psutil.AccessDenied):
+                    continue
+                children, rss = children + own, rss + own_rss
+            again = self._of(self.process)
+            if abs(again - kernel) > UNSTABLE * max(kernel, again):
+                return None
+        return kernel, children, kernel_rss + rss
 
     def kernel(self) -> float:
         """Bytes of this process."""
@@ -62,20 +95,6 @@ class ProcessTree:
             except (self._psutil.NoSuchProcess, self._psutil.AccessDenied):
                 continue
         return sizes
-
-    def rss(self) -> float:
-        """RSS of this process."""
-        return float(self.process.memory_info().rss)
-
-    def rss_total(self) -> float:
-        """Σ RSS of the tree, for comparison: it counts shared pages once per process."""
-        total = float(self.process.memory_info().rss)
-        for child in self.process.children(recursive=True):
-            try:
-                total += child.memory_info().rss
-            except (self._psutil.NoSuchProcess, self._psutil.AccessDenied):
-                continue
-        return total
 
     def sample_cost(self) -> float:
         """Seconds one sample of the whole tree takes now."""
@@ -100,18 +119,19 @@ class PeakSampler(Sampler):
         self.with_children = with_children
         self.peak = 0.0
         self.peak_children = 0.0
-        self.peak_rss = 0.0
+        self.peak_rss = 0.0  # Σ RSS of the same reading as the peak
         self.samples = 0
+        self.dropped = 0  # readings that were not consistent (see ProcessTree.snapshot)
 
     def sample(self) -> None:
-        kernel = self.tree.kernel()
-        children = self.tree.children() if self.with_children else {}
-        total = kernel + sum(children.values())
+        reading = self.tree.snapshot(self.with_children)
+        if reading is None:
+            self.dropped += 1
+            return
+        kernel, children, rss = reading
         self.samples += 1
-        if total > self.peak:
-            self.peak = total
-            self.peak_children = sum(children.values())
-            self.peak_rss = self.tree.rss_total() if self.with_children else self.tree.rss()
+        if kernel + children > self.peak:
+            self.peak, self.peak_children, self.peak_rss = kernel + children, children, rss
 
 
 def sampling_interval(cost: float, cores: int) -> float | None:

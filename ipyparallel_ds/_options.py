@@ -152,8 +152,9 @@ OPTIONS: tuple[Option, ...] = (
         None,
         "R",
         "Timed runs per n_jobs value, as in %timeit. Default: as many as the decision needs, "
-        f"from {MIN_ROUNDS} to {MAX_ROUNDS}: until the speedup's 95 % interval is within "
-        f"±{TARGET_PRECISION:.0%} of it, or lies below 1 or below another value's.",
+        f"from {MIN_ROUNDS} to {MAX_ROUNDS}: until the speedup's 95 % interval from this "
+        f"session's runs is within ±{TARGET_PRECISION:.0%} of it, or lies below 1 or below "
+        "another value's.",
     ),
     Option(
         "p",

@@ -153,6 +153,7 @@ CONFIG_LOADERS: dict[str, Callable[[Any], Any]] = {
     "rows": _as_is,
     "speedup": _number,
     "speedup_ci": _numbers,
+    "session_ci": _numbers,
     "efficiency": _number,
     "backend": _as_is,
     "cluster_startup": _number,

@@ -1,7 +1,9 @@
 """How precise the speedups are, and what a larger ``--budget`` would buy.
 
 From the measured runs only: the precision of a value is the half-width of its speedup's
-95 % interval, ``sqrt(high / low) - 1`` (the stopping rule's measure). For each value whose
+95 % interval from this session's runs, ``sqrt(high / low) - 1`` (``session_ci``, the
+stopping rule's measure; the variation between sessions, which no run of this one shrinks,
+is left out). For each value whose
 rounds the budget stopped before they settled, the rounds still needed for the target
 precision follow from the same pooled noise (:func:`ipyparallel_ds.stats.pooled_log_spread`),
 each round costing what its latest runs cost.
@@ -21,8 +23,12 @@ __all__ = ["BudgetAdvice", "budget_advice", "precision_of"]
 
 
 def precision_of(config: ConfigTiming) -> float:
-    """The ± half-width of a speedup's 95 % interval, as a fraction (NaN without one)."""
-    low, high = config.speedup_ci
+    """The ± half-width of a speedup's 95 % interval from this session's runs
+    (``session_ci``, else ``speedup_ci`` for results saved before it), as a fraction (NaN
+    without one)."""
+    low, high = config.session_ci
+    if not (low > 0 and high > 0):
+        low, high = config.speedup_ci
     if not (low > 0 and high > 0):
         return math.nan
     return math.sqrt(high / low) - 1

@@ -12,6 +12,9 @@ from dataclasses import replace
 from typing import Any
 
 __all__ = [
+    "BETWEEN_SESSIONS_DF",
+    "BETWEEN_SESSIONS_LOG_SD",
+    "between_sessions",
     "efficiency",
     "log_half_width",
     "median",
@@ -20,6 +23,15 @@ __all__ = [
     "speedup_interval",
     "with_speedups",
 ]
+
+
+# How far one session's warm speedup lies from another's on the same machine: the standard
+# deviation of the log speedup between fresh processes, each with its own worker pool, and its
+# degrees of freedom (processes - 1). Measured by benchmarks/estimators.py (16 processes) on the
+# seed statement on the reference 2-core machine (results/estimators.json; tests/test_result.py checks that
+# these are the figures that file gives). More runs in one session cannot shrink this part.
+BETWEEN_SESSIONS_LOG_SD = 0.0408
+BETWEEN_SESSIONS_DF = 15
 
 
 def quantile(sorted_values: Sequence[float], q: float) -> float:
@@ -63,6 +75,31 @@ def speedup_interval(
     return (point * math.exp(-half), point * math.exp(half))
 
 
+def between_sessions(
+    point: float,
+    session: tuple[float, float],
+    sd: float = BETWEEN_SESSIONS_LOG_SD,
+    df: int = BETWEEN_SESSIONS_DF,
+    confidence: float = 0.95,
+) -> tuple[float, float]:
+    """Widen a session's speedup interval so that it also holds what another session on the
+    same machine would measure.
+
+    ``session`` is :func:`speedup_interval`'s (symmetric on the log scale around ``point``);
+    the between-session half-width is Student's t at ``df`` times ``sd``, and the two
+    half-widths add in quadrature: ``point * exp(± sqrt(h_session² + (t * sd)²))``.
+    """
+    from scipy.stats import t as student
+
+    low, high = session
+    if not (point > 0 and low > 0 and high > 0) or sd <= 0:
+        return session
+    within = math.log(high / low) / 2
+    between = float(student.ppf(0.5 + confidence / 2, df)) * sd
+    half = min(math.hypot(within, between), 700.0)
+    return (point * math.exp(-half), point * math.exp(half))
+
+
 def pooled_log_spread(groups: Sequence[Sequence[float]]) -> tuple[float, int]:
     """The standard deviation of log times pooled over groups (each around its own mean),
     and its degrees of freedom."""
@@ -92,12 +129,14 @@ def efficiency(speedup: float, baseline_workers: int, workers: int) -> float:
 
 
 def with_speedups(configs: Sequence[Any], baseline_index: int) -> list[Any]:
-    """Fill ``speedup``, ``speedup_ci`` and ``efficiency`` relative to one baseline config.
+    """Fill ``speedup``, ``session_ci``, ``speedup_ci`` and ``efficiency`` relative to one
+    baseline config.
 
     Speedup is the baseline's median per-loop time over the config's. When the config's runs
     were interleaved with baseline runs, the baseline runs of its rounds are the reference;
-    otherwise all of the baseline's runs are. The interval pools the noise of every config's
-    runs (:func:`speedup_interval`). Efficiency is speedup per added worker relative to the
+    otherwise all of the baseline's runs are. ``session_ci`` pools the noise of every config's
+    runs (:func:`speedup_interval`); ``speedup_ci`` widens it by the variation between
+    sessions (:func:`between_sessions`). Efficiency is speedup per added worker relative to the
     baseline: ``speedup * baseline.workers / workers``.
     """
     base = configs[baseline_index]
@@ -106,7 +145,13 @@ def with_speedups(configs: Sequence[Any], baseline_index: int) -> list[Any]:
     for index, config in enumerate(configs):
         if index == baseline_index:
             if config.timings:
-                config = replace(config, speedup=1.0, speedup_ci=(1.0, 1.0), efficiency=1.0)
+                config = replace(
+                    config,
+                    speedup=1.0,
+                    session_ci=(1.0, 1.0),
+                    speedup_ci=(1.0, 1.0),
+                    efficiency=1.0,
+                )
             filled.append(config)
             continue
         if not config.timings or not base.timings:
@@ -114,7 +159,10 @@ def with_speedups(configs: Sequence[Any], baseline_index: int) -> list[Any]:
             continue
         reference = config.paired_baseline or base.timings
         speedup = median(reference) / config.median
-        ci = speedup_interval(reference, config.timings, groups)
+        session = speedup_interval(reference, config.timings, groups)
+        ci = between_sessions(speedup, session)
         gain = efficiency(speedup, base.workers, config.workers)
-        filled.append(replace(config, speedup=speedup, speedup_ci=ci, efficiency=gain))
+        filled.append(
+            replace(config, speedup=speedup, session_ci=session, speedup_ci=ci, efficiency=gain)
+        )
     return filled

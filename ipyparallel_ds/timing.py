@@ -110,7 +110,10 @@ class ConfigTiming:
     stopped_by: str = ""
     rows: int | None = None  # rows of the --data arrays it ran on (None: no data-size sweep)
     speedup: float = math.nan
+    # The speedup's 95 % interval for what another session on this machine would measure, and
+    # the narrower one from this session's runs alone (the stopping rule's; more runs shrink it).
     speedup_ci: tuple[float, float] = (math.nan, math.nan)
+    session_ci: tuple[float, float] = (math.nan, math.nan)
     efficiency: float = math.nan
     backend: str = ""
     cluster_startup: float = math.nan
@@ -272,6 +275,7 @@ class ConfigTiming:
         """Raw fields and derived statistics as plain Python values."""
         data = asdict(self)
         data["speedup_ci"] = list(self.speedup_ci)
+        data["session_ci"] = list(self.session_ci)
         for name in (
             "all_runs",
             "warmup_calls",

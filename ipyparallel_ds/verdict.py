@@ -137,13 +137,27 @@ def _verdict(result: ParCompareResult) -> str:
         )
         text = f"Recommended: {recommended.name} ({why})"
         if recommended.workers > base.workers and not _shown_interval(recommended)[0] > 1.0:
-            text += (
-                ", though its advantage is within the noise of this measurement (more runs "
-                "with -r would settle it)"
-            )
+            text += _within_noise(recommended)
         sentences.append(text + ".")
     sentences += [t for t in (granularity_sentence(result), bigger_machine_sentence(result)) if t]
     return " ".join(sentences)
+
+
+def _within_noise(config: ConfigTiming) -> str:
+    """Why an advantage is not established: this session's runs scatter too much (more runs
+    would settle it), or they agree but sessions on this machine differ by more."""
+    low, high = config.session_ci
+    if round(low, 2) > 1.0:
+        spread = math.sqrt(config.speedup_ci[1] / config.speedup_ci[0]) - 1
+        return (
+            f", though its advantage ({config.speedup:.2f}×, {low:.2f}-{high:.2f} in this "
+            f"session's runs) lies within the variation between sessions on this machine "
+            f"(±{_percent(spread)} in all)"
+        )
+    return (
+        ", though its advantage is within the noise of this measurement (more runs with -r "
+        "would settle it)"
+    )
 
 
 def _backend_ranking(result: ParCompareResult) -> str:

@@ -163,3 +163,29 @@ def test_user_thread_variables_oversubscribe_and_inner_threads_fixes_it(tiny, mo
 def test_bad_inner_threads_is_a_usage_error(ip, bad):
     with pytest.raises(UsageError, match="--inner-threads"):
         ip.run_line_magic("parcompare", f"--inner-threads {bad} pass")
+
+
+def test_a_tree_reading_with_a_fork_in_it_is_dropped(monkeypatch):
+    """A kernel read before a fork and its child read after it would count the shared pages
+    one and a half times: the kernel is read again after its children, and a reading in which
+    it moved is dropped. Σ RSS comes from the same reading as the peak."""
+    from ipyparallel_ds._memory import PeakSampler, ProcessTree
+
+    tree = ProcessTree()
+    child = object()
+    monkeypatch.setattr(tree.process, "children", lambda recursive: [child])
+    readings = iter([(600e6, 620e6), (300e6, 600e6), (300e6, 620e6)])  # PSS halves at fork
+    monkeypatch.setattr(tree, "_both", lambda process: next(readings))
+    assert tree.snapshot() is None
+
+    readings = iter([(300e6, 620e6), (300e6, 600e6), (300e6, 620e6)])  # after the fork
+    kernel, children, rss = tree.snapshot()
+    assert (kernel, children, rss) == (300e6, 300e6, 1220e6)
+
+    sampler = PeakSampler(tree, 0.01, with_children=True)
+    readings = iter([(600e6, 620e6), (300e6, 600e6), (300e6, 620e6)])
+    sampler.sample()
+    assert (sampler.samples, sampler.dropped, sampler.peak) == (0, 1, 0.0)
+    readings = iter([(300e6, 620e6), (300e6, 600e6), (300e6, 620e6)])
+    sampler.sample()
+    assert (sampler.peak, sampler.peak_children, sampler.peak_rss) == (600e6, 300e6, 1220e6)

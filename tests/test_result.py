@@ -75,6 +75,41 @@ def test_speedup_interval_is_deterministic_and_brackets_the_estimate():
     assert low <= a.configs[1].speedup <= high
 
 
+def test_speedup_ci_widens_the_session_interval_by_the_variation_between_sessions():
+    from scipy.stats import t as student
+
+    from ipyparallel_ds.stats import BETWEEN_SESSIONS_DF, BETWEEN_SESSIONS_LOG_SD
+
+    parallel = result(config(1, 1, SERIAL), config(2, 2, PARALLEL, paired=SERIAL)).configs[1]
+    session_low, session_high = parallel.session_ci
+    low, high = parallel.speedup_ci
+    assert low < session_low <= parallel.speedup <= session_high < high
+    between = student.ppf(0.975, BETWEEN_SESSIONS_DF) * BETWEEN_SESSIONS_LOG_SD
+    within = math.log(session_high / session_low) / 2
+    assert math.log(high / low) / 2 == pytest.approx(math.hypot(within, between))
+    # the budget's precision is this session's, which more runs can shrink
+    from ipyparallel_ds.precision import precision_of
+
+    assert precision_of(parallel) == pytest.approx(math.sqrt(session_high / session_low) - 1)
+
+
+def test_the_between_sessions_noise_is_the_one_the_benchmark_measured():
+    """stats.BETWEEN_SESSIONS_* are the figures of benchmarks/results/estimators.json: the
+    standard deviation of the log warm speedup over its fresh processes."""
+    from pathlib import Path
+
+    from ipyparallel_ds.stats import BETWEEN_SESSIONS_DF, BETWEEN_SESSIONS_LOG_SD
+
+    saved = Path(__file__).resolve().parent.parent / "benchmarks/results/estimators.json"
+    processes = json.loads(saved.read_text())["processes"]
+    figures = [
+        statistics.median(p["serial"][2:]) / statistics.median(p["parallel"][2:]) for p in processes
+    ]
+    assert len(figures) - 1 == BETWEEN_SESSIONS_DF
+    measured = statistics.stdev(math.log(f) for f in figures)
+    assert pytest.approx(measured, abs=5e-4) == BETWEEN_SESSIONS_LOG_SD
+
+
 def test_speedup_interval_pools_noise_over_points_and_narrows_with_runs():
     from ipyparallel_ds.stats import speedup_interval
 
