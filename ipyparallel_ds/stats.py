@@ -27,9 +27,10 @@ __all__ = [
 
 # How far one session's warm speedup lies from another's on the same machine: the standard
 # deviation of the log speedup between fresh processes, each with its own worker pool, and its
-# degrees of freedom (processes - 1). Measured by benchmarks/estimators.py (16 processes) on the
-# seed statement on the reference 2-core machine (results/estimators.json; tests/test_result.py checks that
-# these are the figures that file gives). More runs in one session cannot shrink this part.
+# degrees of freedom (processes - 1). Measured by benchmarks/estimators.py (16 processes) on
+# the seed statement on the reference 2-core machine (results/estimators.json; a test in
+# tests/test_result.py checks these against that file). More runs in one session cannot
+# shrink this part.
 BETWEEN_SESSIONS_LOG_SD = 0.0408
 BETWEEN_SESSIONS_DF = 15
 
