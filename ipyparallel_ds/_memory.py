@@ -51,12 +51,19 @@ class ProcessTree:
         return self._both(process)[0]
 
     def _both(self, process) -> tuple[float, float]:
-        """Bytes of one process by the method, and its RSS, from one reading."""
+        """Bytes of one process by the method, and its RSS around that reading.
+
+        psutil reads RSS before it walks the memory map for PSS, which takes milliseconds: a
+        worker that maps a large array in between showed a PSS four times its RSS. RSS is
+        read again after the walk, and the larger of the two is kept, so that the Σ RSS
+        shown next to a peak is never below it for that reason.
+        """
         if self.method == "rss":
             rss = float(process.memory_info().rss)
             return rss, rss
         info = process.memory_full_info()
-        return float(getattr(info, self.method)), float(info.rss)
+        after = process.memory_info().rss
+        return float(getattr(info, self.method)), float(max(info.rss, after))
 
     def snapshot(self, with_children: bool = True) -> tuple[float, float, float] | None:
         """One reading of the tree: (kernel, children, Σ RSS) in bytes, each process's two
@@ -99,8 +106,7 @@ class ProcessTree:
     def sample_cost(self) -> float:
         """Seconds one sample of the whole tree takes now."""
         start = time.perf_counter()
-        self.kernel()
-        self.children()
+        self.snapshot()
         return time.perf_counter() - start
 
 
