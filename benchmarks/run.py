@@ -91,13 +91,14 @@ The whole run took {seconds / 60:.1f} minutes.
    median over five fresh Python processes timing the same call with `time.perf_counter`
    (pool warmed, 15 runs per n_jobs, one of each in turn, medians); and how many of the ten
    95 % intervals contain that median (met when a true 95 % coverage would give at least
-   that many with a probability of 5 % or more: at most 2 misses in 10). Which estimator and interval the sweep uses, and why,
-   is measured by `benchmarks/estimators.py` (8 fresh processes, not part of `make bench`;
-   "How the numbers are made" quotes it).
+   that many with a probability of 5 % or more: at most 2 misses in 10). Which estimator
+   and interval the sweep uses, and why, is measured by `benchmarks/estimators.py` (16
+   fresh processes, not part of `make bench`; "How the numbers are made" quotes it).
 3. **First-call truth**: the median first call `%parcompare` reported at n_jobs=2 against
    the median, over three fresh processes, of the first n_jobs=2 call after one serial call.
 4. **Load cost**: `%load_ext` in a fresh IPython, median of ten, against ipython-autotime,
-   line_profiler and memory_profiler (installed in the benchmark environment only).
+   line_profiler and memory_profiler (installed in the benchmark environment only), with
+   bytecode caches written by one unmeasured load first, as a user's Python keeps them.
 5. **Harness overhead**: `%parcompare -j 1` against `%timeit` per-loop medians on
    `sum(range(1000))`, five interleaved rounds.
 6. **Memory accounting**: `%parcompare --memory -j 1,2` on a statement over a 200 MB array
