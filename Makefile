@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 
 BENCH  := .venv-bench
 
-.PHONY: demo test docs notebooks corpus lint bench clean
+.PHONY: demo front-page test docs notebooks corpus lint bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "ipyparallel_ds needs Python >= 3.10, found " + sys.version.split()[0]'
@@ -25,6 +25,12 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml
 
 demo: $(VENV)/.installed
 	$(BIN)/parcompare demo
+
+# The front pages' chart and table: the same seed experiment as `make demo`, its chart saved to
+# docs/images/parcompare-demo.png and its table written into README.md and docs/index.md
+# (between their markers). Run it on a quiet machine and commit what it wrote.
+front-page: $(VENV)/.installed
+	$(BIN)/parcompare demo --front-page .
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

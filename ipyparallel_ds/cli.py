@@ -4,7 +4,7 @@
 
   parcompare [options] STATEMENT [--setup CODE]
   parcompare [options] --script train.py --stmt "search.fit(X, y)"
-  parcompare demo
+  parcompare demo [--front-page ROOT]
   parcompare check-script train.py
 
 The options are the magic's, built from the same table (:mod:`ipyparallel_ds._options`), so
@@ -30,8 +30,9 @@ EXIT_OK, EXIT_RAISED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 _DESCRIPTION = """\
 Time a statement at several n_jobs values, as %parcompare does in IPython, and show whether
-running it on several cores pays off. Subcommands: 'parcompare demo' runs the seed experiment;
-'parcompare check-script FILE' finds parallel work that a script starts outside
+running it on several cores pays off. Subcommands: 'parcompare demo' runs the seed experiment
+(with '--front-page ROOT', it also writes its chart and table into ROOT's README.md and
+docs/index.md); 'parcompare check-script FILE' finds parallel work that a script starts outside
 'if __name__ == "__main__":'."""
 
 # Options of the magic that only make sense in a notebook: accepted, with no effect here.
@@ -107,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["demo"]:
+        if argv[1:2] == ["--front-page"] and len(argv) == 3:
+            return demo.main(front_page=argv[2])
+        if len(argv) > 1:
+            return _usage_error(f"parcompare demo takes only --front-page ROOT, got {argv[1:]!r}")
         return demo.main()
     if argv[:1] == ["check-script"]:
         return check_script.main(argv[1:])

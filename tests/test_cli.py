@@ -108,6 +108,7 @@ def test_script_top_level_is_the_setup_and_its_main_block_does_not_run(tmp_path)
         ([], "there is no statement"),
         (["--script", "missing.py", "--stmt", "x"], "'missing.py' is not a file"),
         (["a", "--stmt", "b"], "give the statement once"),
+        (["demo", "--fast"], "parcompare demo takes only --front-page ROOT, got ['--fast']"),
     ],
 )
 def test_usage_errors_exit_2_naming_the_bad_value(args, message):

@@ -40,6 +40,33 @@ def test_save_option_rejects_unknown_extensions_before_running(ip):
     assert ip.user_ns["ran"] == []
 
 
+def test_demo_writes_the_front_pages_between_their_markers(monkeypatch, tmp_path, capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from ipyparallel_ds import demo
+
+    (tmp_path / "docs").mkdir()
+    for name, _ in demo.FRONT_PAGES:
+        (tmp_path / name).write_text(f"# Title\n\n{demo.START}\nold\n{demo.END}\n\nrest\n")
+    monkeypatch.setattr(demo, "SEED_SETUP", TINY_SETUP)
+    monkeypatch.setattr(demo, "SEED_STATEMENT", f"-j 1,2 -n1 -r1 {STATEMENT}")
+    InteractiveShell.instance().run_line_magic("unload_ext", "ipyparallel_ds")
+    try:
+        assert demo.main(tmp_path / "demo.png", front_page=tmp_path) == 0
+    finally:
+        if "parcompare" not in InteractiveShell.instance().magics_manager.magics["line"]:
+            InteractiveShell.instance().run_line_magic("load_ext", "ipyparallel_ds")
+    assert (tmp_path / demo.FRONT_PAGE_CHART).read_bytes().startswith(b"\x89PNG")
+    for name, image in demo.FRONT_PAGES:
+        text = (tmp_path / name).read_text()
+        assert text.startswith("# Title\n\n") and text.endswith("\n\nrest\n")
+        assert "old" not in text and f"]({image})" in text
+        assert "usable of" in text and "n_jobs" in text  # the caption and the table
+    (tmp_path / "README.md").write_text("no markers here\n")
+    with pytest.raises(ValueError, match=r"README\.md has no front-page markers"):
+        demo.write_front_page(synthetic(), tmp_path)
+
+
 def test_demo_prints_the_table_and_writes_the_chart(monkeypatch, tmp_path, capsys):
     from IPython.core.interactiveshell import InteractiveShell
 

@@ -47,3 +47,22 @@ def test_api_reference_comes_from_the_docstrings(site):
     api = (site / "api.html").read_text(encoding="utf-8")
     for name in ("ipyparallel_ds.parcompare", "ParCompareResult", "ConfigTiming", "from_json"):
         assert name in api
+
+
+def test_the_front_pages_show_the_chart_and_table_of_one_demo_run(site):
+    """README and the landing page carry what `make front-page` wrote: the chart (a PNG in
+    the repository, shown on the built page) with the machine in its caption, and the same
+    table, from one run."""
+    from ipyparallel_ds import demo
+
+    blocks = []
+    for name, image in demo.FRONT_PAGES:
+        text = (ROOT / name).read_text(encoding="utf-8")
+        block = text.split(demo.START, 1)[1].split(demo.END, 1)[0]
+        assert f"]({image})" in block and "usable of" in block and "n_jobs" in block
+        blocks.append(block.split("\n\n", 1)[1])  # caption, table and verdict
+    assert blocks[0] == blocks[1]
+    assert (ROOT / demo.FRONT_PAGE_CHART).read_bytes().startswith(b"\x89PNG")
+    landing = (site / "index.html").read_text(encoding="utf-8")
+    images = re.findall(r'<img[^>]+src="([^"]+\.png)"', landing)
+    assert images and all((site / src).resolve().exists() for src in images)
