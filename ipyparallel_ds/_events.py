@@ -63,11 +63,14 @@ class WorkerDied:
 
 @dataclass(frozen=True)
 class MeasuredAtItsSize:
-    """An existing cluster that cannot be scaled from here was measured at its own size."""
+    """An existing cluster that cannot be scaled from here was measured at its own size:
+    ``available`` of its ``unit`` (a dask scheduler's worker threads, a Ray cluster's CPUs)."""
 
     where: str
     available: int
     asked: tuple[int, ...]
+    backend: str = "dask"
+    unit: str = "worker thread"
 
 
 @dataclass(frozen=True)

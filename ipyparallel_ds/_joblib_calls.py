@@ -198,7 +198,9 @@ class ClusterCalls:
     def __init__(self, runner: Any) -> None:
         self.runner = runner
         self.tasks: list[TaskTime] = []
-        runner.run_on_workers(hold_calls)
+        # None: the cluster's workers are this kernel's processes, whose pools record their
+        # calls from the start, as local pools do (a local Ray instance's actors).
+        self.held = runner.run_on_workers(hold_calls) is not None
 
     def new(self) -> list[WorkerCall]:
         """The calls since the last look; the tasks' durations are added to ``tasks``."""

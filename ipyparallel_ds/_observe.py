@@ -93,15 +93,18 @@ class Observer:
     # -- calls inside the workers --------------------------------------------------------
     def watch_workers(self, point: Any, runner: Any) -> None:
         """Once a point's workers have started: a cluster's workers keep their joblib calls
-        (local pools record theirs from the start). A cluster whose workers cannot (no
-        ipyparallel_ds there) is not observed inside."""
+        (local pools, and pools a cluster starts in this kernel's processes, record theirs
+        from the start). A cluster whose workers cannot (no ipyparallel_ds there) is not
+        observed inside."""
         if not runner.is_cluster:
             return
         try:
-            self._clusters[point] = ClusterCalls(runner)
+            calls: ClusterCalls | None = ClusterCalls(runner)
         except Exception:
-            self._clusters[point] = None
-        self._cluster_ok[runner.name] = self._clusters[point] is not None
+            calls = None
+        self._cluster_ok[runner.name] = calls is not None
+        if calls is None or calls.held:
+            self._clusters[point] = calls
 
     def _times_tasks(self, backend: str) -> bool:
         """Whether a call's tasks are wrapped to be timed: on the local backends, and on a

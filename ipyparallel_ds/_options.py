@@ -29,6 +29,27 @@ TIMEOUT_FACTOR = 10
 MIN_TIMEOUT = 60.0
 
 
+def either(words) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    words = list(words)
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
+def connect_flags(runner: type[backends.Runner]) -> str:
+    """How a cluster backend's connect options are written: ``--profile/--cluster-id``."""
+    return "/".join(f"--{name.replace('_', '-')}" for name in runner.connect_options)
+
+
+def running_clusters() -> str:
+    """The options for a running cluster, from the registry: ``--scheduler (dask), ...``."""
+    runners = backends.REGISTRY.values()
+    return either(f"{connect_flags(r)} ({r.name})" for r in runners if r.connect_options)
+
+
+# The cluster backends, as help texts name them: "dask, ipyparallel or ray".
+CLUSTERS = either(backends.names(clusters=True))
+
+
 class Option:
     """One command-line style option of ``%parcompare``.
 
@@ -77,17 +98,18 @@ OPTIONS: tuple[Option, ...] = (
         "backend",
         "LIST",
         f"Comma-separated joblib backends to compare: {', '.join(BACKENDS)}. n_jobs=1 runs "
-        "once, as the serial baseline every backend is compared with. dask and ipyparallel "
-        "need --cluster local, or --scheduler (dask) / --profile, --cluster-id (ipyparallel) "
-        "for a running cluster; their size is the number of cluster workers. Default: "
-        "joblib's active backend (loky).",
+        "once, as the serial baseline every backend is compared with. A cluster backend "
+        f"({CLUSTERS}) needs --cluster local, or {running_clusters()} for a running cluster; "
+        "its size is the number of cluster workers (Ray: CPUs). Default: joblib's active "
+        "backend (loky).",
     ),
     Option(
         None,
         "cluster",
         "local",
-        "Start a cluster on 127.0.0.1 for the dask or ipyparallel backend, scale it to each "
-        "-j value (the number of workers; -1 is every usable core), and stop it afterwards.",
+        f"Start a cluster on this machine for the {CLUSTERS} backend (dask's and "
+        "ipyparallel's listen on 127.0.0.1 only), size it to each -j value (the number of "
+        "workers, or Ray's CPUs; -1 is every usable core), and stop it afterwards.",
     ),
     Option(
         None,
@@ -111,9 +133,18 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         None,
+        "address",
+        "ADDRESS",
+        "Address of a running Ray cluster (HOST:6379, as ray start --head prints it) for "
+        "--backend ray; this machine must be one of its nodes, and RAY_AUTH_MODE=token set "
+        "if the cluster uses Ray's token authentication. The cluster is measured at its "
+        "size, its CPU count.",
+    ),
+    Option(
+        None,
         "timeout",
         "SECONDS",
-        "Deadline of each call on a dask or ipyparallel cluster; a call that misses it is "
+        f"Deadline of each call on a {CLUSTERS} cluster; a call that misses it is "
         "stopped, its tasks are cancelled and that backend's remaining sizes are skipped. "
         f"Default: {TIMEOUT_FACTOR} times the serial call, at least {MIN_TIMEOUT:.0f} s.",
     ),
@@ -270,6 +301,7 @@ def plan_arguments(options: dict[str, str]) -> dict[str, object]:
         "scheduler": options.get("scheduler"),
         "profile": options.get("profile"),
         "cluster_id": options.get("cluster-id"),
+        "address": options.get("address"),
         "timeout": options.get("timeout"),
         "predict": options.get("predict"),
         "budget": options.get("budget"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import backends
+from . import _options, backends
 
 SAVE_SUFFIXES = (".png", ".svg", ".pdf", ".json", ".csv")
 
@@ -210,61 +210,65 @@ def parse_seconds(flag: str, value: object) -> float:
 
 
 def check_cluster_options(
-    chosen: tuple[str, ...],
-    cluster: object = None,
-    scheduler: object = None,
-    profile: object = None,
-    cluster_id: object = None,
+    chosen: tuple[str, ...], cluster: object = None, **connect: object
 ) -> None:
     """Check that cluster options fit the backends, and that each cluster backend's package is
-    installed (without importing it). Raises ValueError naming the problem."""
+    installed (without importing it). ``connect`` holds the options that reach a running
+    cluster (the backends' ``connect_options``: ``scheduler=``, ``address=``, ...), None when
+    not given. Raises ValueError naming the problem."""
     import importlib.util
 
+    unknown = sorted(set(connect) - set(backends.connect_options()))
+    if unknown:
+        raise TypeError(f"unknown cluster option(s): {', '.join(unknown)}")
     if cluster is not None and cluster != "local":
         raise ValueError(
-            f"--cluster takes 'local' (a cluster started on 127.0.0.1), got {cluster!r}; "
-            "for a running cluster use --scheduler (dask) or --profile/--cluster-id "
-            "(ipyparallel)"
+            f"--cluster takes 'local' (a cluster started on this machine), got {cluster!r}; "
+            f"for a running cluster use {_options.running_clusters()}"
         )
-    if scheduler is not None and (not isinstance(scheduler, str) or "://" not in scheduler):
-        raise ValueError(
-            f"--scheduler needs an address like tcp://127.0.0.1:8786, got {scheduler!r}"
-        )
+    every = [runner for runner in backends.REGISTRY.values() if runner.is_cluster]
+    for runner in every:
+        runner.check_connect(connect)
     clusters = [backends.REGISTRY[b] for b in chosen if backends.REGISTRY[b].is_cluster]
-    connect = {"scheduler": scheduler, "profile": profile, "cluster_id": cluster_id}
     if not clusters:
         given = {"cluster": cluster, **connect}
         extra = [f"--{name.replace('_', '-')}" for name, v in given.items() if v is not None]
         if extra:
             raise ValueError(
                 f"{', '.join(extra)} only applies to --backend "
-                f"{' or '.join(backends.names(clusters=True))} "
+                f"{_options.either(backends.names(clusters=True))} "
                 f"(backends asked: {', '.join(chosen) or 'loky'})"
             )
         return
-    for runner in backends.REGISTRY.values():
-        asked = any(connect[name] is not None for name in runner.connect_options)
-        if runner.is_cluster and asked and runner not in clusters:
+    for runner in every:
+        asked = any(connect.get(name) is not None for name in runner.connect_options)
+        if asked and runner not in clusters:
             raise ValueError(runner.connect_hint)
     for runner in clusters:
-        existing = next((connect[n] for n in runner.connect_options if connect[n]), None)
-        if cluster is not None and existing is not None:
-            flag = runner.connect_example.split()[0]
-            raise ValueError(
-                f"--cluster local and {flag} contradict each other for the {runner.name} "
-                "backend: choose one"
-            )
-        if cluster is None and existing is None:
-            raise ValueError(
-                f"the {runner.name} backend needs a cluster: --cluster local to start one on "
-                f"this machine, or {runner.connect_example} for a running one"
-            )
+        _check_cluster(runner, cluster, connect)
         module, extra = runner.requires
         if importlib.util.find_spec(module) is None:
             raise ValueError(
                 f"the {runner.name} backend needs the {module} package, which is not "
                 f"installed: pip install '{extra}'"
             )
+
+
+def _check_cluster(
+    runner: type[backends.Runner], cluster: object, connect: dict[str, object]
+) -> None:
+    """One asked cluster backend: a cluster to start, or a running one, not both."""
+    existing = next((connect[n] for n in runner.connect_options if connect.get(n)), None)
+    if cluster is not None and existing is not None:
+        raise ValueError(
+            f"--cluster local and {_options.connect_flags(runner)} contradict each other for "
+            f"the {runner.name} backend: choose one"
+        )
+    if cluster is None and existing is None:
+        raise ValueError(
+            f"the {runner.name} backend needs a cluster: --cluster local to start one on "
+            f"this machine, or {runner.connect_example} for a running one"
+        )
 
 
 def parse_data(value: object) -> tuple[str, ...]:

@@ -284,6 +284,7 @@ def parcompare(
     scheduler: str | None = None,
     profile: str | None = None,
     cluster_id: str | None = None,
+    address: str | None = None,
     timeout: float | None = None,
     predict: int | Sequence[int] | str | None = None,
     budget: float | None = None,
@@ -325,13 +326,14 @@ def parcompare(
         restored afterwards; ``"auto"``: usable cores over the most workers asked.
     backend : str or sequence of str, optional
         joblib backends to compare, e.g. ``"loky,threading"`` or ``["loky", "dask"]``:
-        loky, threading, multiprocessing, dask, ipyparallel. n_jobs=1 then runs once, as the
-        serial baseline of every backend. Default: joblib's active backend.
+        loky, threading, multiprocessing, dask, ipyparallel, ray. n_jobs=1 then runs once, as
+        the serial baseline of every backend. Default: joblib's active backend.
     cluster : "local", optional
-        For dask or ipyparallel: start a cluster on 127.0.0.1, scale it to each n_jobs value
-        (the number of cluster workers), and stop it afterwards.
-    scheduler : str, optional
-        Address of a running dask scheduler (``"tcp://host:8786"``), measured at its size.
+        For dask, ipyparallel or ray: start a cluster on this machine, size it to each n_jobs
+        value (the number of cluster workers, or Ray's CPUs), and stop it afterwards.
+    scheduler, address : str, optional
+        A running cluster, measured at its size: a dask scheduler (``"tcp://host:8786"``), or
+        a Ray cluster this machine is a node of (``"127.0.0.1:6379"``, its CPUs).
     profile, cluster_id : str, optional
         A running ipyparallel cluster (``ipcluster start --profile NAME --cluster-id ID``);
         each n_jobs value up to its engine count is measured through a view of that many
@@ -372,24 +374,11 @@ def parcompare(
     1.8
     """
     plan = Plan.from_options(
-        n_jobs,
-        number,
-        repeat,
-        memory=memory,
-        max_memory=max_memory,
-        check=check,
-        inner_threads=inner_threads,
-        backend=backend,
-        cluster=cluster,
-        scheduler=scheduler,
-        profile=profile,
-        cluster_id=cluster_id,
-        timeout=timeout,
-        predict=predict,
-        budget=budget,
-        data=data,
-        sizes=sizes,
-    )
+        n_jobs, number, repeat, memory=memory, max_memory=max_memory, check=check,
+        inner_threads=inner_threads, backend=backend, cluster=cluster, scheduler=scheduler,
+        profile=profile, cluster_id=cluster_id, address=address, timeout=timeout,
+        predict=predict, budget=budget, data=data, sizes=sizes,
+    )  # fmt: skip
     digits = _validate.parse_count("precision (-p)", precision, minimum=1)
     if namespace is None:
         namespace = sys._getframe(1).f_globals

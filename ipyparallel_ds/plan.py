@@ -18,8 +18,9 @@ class Plan:
     """Validated options of a sweep. ``repeat=None`` means: as many rounds as needed.
 
     ``backends`` is empty for joblib's active backend; ``cluster``, ``scheduler``,
-    ``profile`` and ``cluster_id`` say where the dask or ipyparallel backend runs, and
-    ``timeout`` is the deadline of each call there (None: from the serial call).
+    ``profile``, ``cluster_id`` and ``address`` say where a cluster backend (dask,
+    ipyparallel, ray) runs, and ``timeout`` is the deadline of each call there (None: from
+    the serial call).
     ``n_jobs_given`` says whether the n_jobs values were asked or are the default;
     ``predict`` holds the worker counts to predict (empty: the default); ``budget`` the
     seconds the whole sweep may take (None: no limit); ``data`` and ``sizes`` a data-size
@@ -38,6 +39,7 @@ class Plan:
     scheduler: str | None = None
     profile: str | None = None
     cluster_id: str | None = None
+    address: str | None = None  # a running Ray cluster, HOST:PORT
     timeout: float | None = None
     n_jobs_given: bool = True
     predict: tuple[int, ...] = ()  # worker counts to predict; () for the default
@@ -61,6 +63,7 @@ class Plan:
         scheduler: object = None,
         profile: object = None,
         cluster_id: object = None,
+        address: object = None,
         timeout: object = None,
         predict: object = None,
         budget: object = None,
@@ -74,7 +77,8 @@ class Plan:
         limit = _validate.parse_max_memory(max_memory)
         threads = None if inner_threads is None else _validate.parse_inner_threads(inner_threads)
         backends = () if backend is None else _validate.parse_backends(backend)
-        _validate.check_cluster_options(backends, cluster, scheduler, profile, cluster_id)
+        connect = {"scheduler": scheduler, "profile": profile, "cluster_id": cluster_id}
+        _validate.check_cluster_options(backends, cluster, **connect, address=address)
         seconds = None if timeout is None else _validate.parse_seconds("--timeout", timeout)
         allowed = None if budget is None else _validate.parse_seconds("--budget", budget)
         names = () if data is None else _validate.parse_data(data)
@@ -94,6 +98,7 @@ class Plan:
             scheduler,  # type: ignore[arg-type]
             None if profile is None else str(profile),
             None if cluster_id is None else str(cluster_id),
+            None if address is None else str(address),
             seconds,
             n_jobs is not None,
             () if predict is None else _validate.parse_predict(predict),

@@ -166,7 +166,7 @@ def test_single_backend_error_still_raises_with_the_point_named(tiny, state):
         ("-b loky,", "empty"),
         ("-b dask", "the dask backend needs a cluster: --cluster local"),
         ("-b ipyparallel", "--profile NAME"),
-        ("--cluster local", "only applies to --backend dask or ipyparallel"),
+        ("--cluster local", "only applies to --backend dask, ipyparallel or ray"),
         ("-b dask --cluster remote", "--cluster takes 'local'"),
         ("-b dask --scheduler localhost", "tcp://127.0.0.1:8786"),
         ("-b dask --cluster local --scheduler tcp://127.0.0.1:1", "contradict"),
@@ -196,7 +196,7 @@ def test_missing_extra_is_named(tiny, state, monkeypatch):
         magic(tiny, "-b ipyparallel --cluster local")
 
 
-def test_nothing_of_dask_or_ipyparallel_is_imported_unless_asked():
+def test_nothing_of_dask_ipyparallel_or_ray_is_imported_unless_asked():
     code = (
         "import sys\n"
         "from IPython.core.interactiveshell import InteractiveShell\n"
@@ -204,7 +204,8 @@ def test_nothing_of_dask_or_ipyparallel_is_imported_unless_asked():
         "ip.run_line_magic('load_ext', 'ipyparallel_ds')\n"
         "ip.run_cell('x = 1')\n"
         "ip.run_line_magic('parcompare', '-q -j 1,2 -n 1 -r 1 -b loky,threading sum(range(9))')\n"
-        "print(sorted(m for m in ('dask', 'distributed', 'ipyparallel') if m in sys.modules))\n"
+        "names = ('dask', 'distributed', 'ipyparallel', 'ray')\n"
+        "print(sorted(m for m in names if m in sys.modules))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True

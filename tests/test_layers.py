@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "backends._cluster",
             "backends.dask",
             "backends.ipyparallel",
+            "backends.ray",
         ),
     ),
     ("points", ("_points", "timing")),

@@ -3,7 +3,7 @@
 One module per backend and one line in :data:`REGISTRY` per name. The option table's backend
 list, the unknown-backend error, option checks and every backend trait the rest of the package
 asks about come from here (see :mod:`.base` for the traits). Cluster packages (dask,
-ipyparallel) are imported only by the runner that needs them.
+ipyparallel, ray) are imported only by the runner that needs them.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from .base import Runner
 from .dask import DaskRunner
 from .ipyparallel import IpyparallelRunner
 from .local import LocalRunner, LokyRunner, MultiprocessingRunner, SerialRunner, ThreadingRunner
+from .ray import RayRunner
 
 __all__ = [
     "REGISTRY",
@@ -25,6 +26,7 @@ __all__ = [
     "Runner",
     "backend_name",
     "close_all",
+    "connect_options",
     "deadline",
     "make_runners",
     "names",
@@ -39,6 +41,7 @@ REGISTRY: dict[str, type[Runner]] = {
     "multiprocessing": MultiprocessingRunner,
     "dask": DaskRunner,
     "ipyparallel": IpyparallelRunner,
+    "ray": RayRunner,
 }
 # The backend name of the serial baseline shared by several backends.
 SERIAL = SerialRunner.name
@@ -48,6 +51,12 @@ _KNOWN: dict[str, type[Runner]] = {**REGISTRY, SERIAL: SerialRunner}
 def names(*, clusters: bool | None = None) -> tuple[str, ...]:
     """The backend names users can give; only the cluster ones, or only the local ones."""
     return tuple(n for n, c in REGISTRY.items() if clusters is None or c.is_cluster == clusters)
+
+
+def connect_options() -> tuple[str, ...]:
+    """Every option that connects a cluster backend to a running cluster, in registry order
+    (``scheduler``, ``profile``, ...), each once."""
+    return tuple(dict.fromkeys(o for runner in REGISTRY.values() for o in runner.connect_options))
 
 
 def traits(name: str) -> type[Runner]:

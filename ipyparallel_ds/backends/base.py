@@ -23,6 +23,10 @@ Traits are class attributes, so that nothing elsewhere tests a backend's name:
     Sentences name its points with the backend: ``n_jobs=2 (threading)``.
 ``requires``
     (module, extra to install) for backends that need an optional package.
+``connect_options``, ``connect_example``, ``connect_hint``
+    The options that connect it to a running cluster (as :class:`~ipyparallel_ds.plan.Plan`
+    names them), how errors show one, and what to say when they are given without it;
+    :meth:`Runner.check_connect` checks their form.
 """
 
 from __future__ import annotations
@@ -67,6 +71,11 @@ class Runner:
     def from_plan(cls, plan: Any) -> Runner:
         """The runner for a plan (its cluster options, where the backend has any)."""
         return cls()
+
+    @classmethod
+    def check_connect(cls, values: dict[str, object]) -> None:
+        """Raise ValueError naming a value of this backend's ``connect_options`` (in
+        ``values``, None when not given) whose form is wrong, before anything runs."""
 
     def open(self) -> None:
         """Start or connect to what the backend needs (nothing for local backends)."""

@@ -42,6 +42,14 @@ class DaskRunner(ClusterRunner):
     def from_plan(cls, plan: Any) -> DaskRunner:
         return cls(plan.scheduler, plan.cluster)
 
+    @classmethod
+    def check_connect(cls, values: dict[str, object]) -> None:
+        scheduler = values.get("scheduler")
+        if scheduler is not None and (not isinstance(scheduler, str) or "://" not in scheduler):
+            raise ValueError(
+                f"--scheduler needs an address like tcp://127.0.0.1:8786, got {scheduler!r}"
+            )
+
     def describe(self) -> str:
         where = "a local dask cluster" if self.local else f"the dask cluster at {self.scheduler}"
         return f"{where} ({self.size} worker thread{'s' if self.size != 1 else ''})"

@@ -83,8 +83,8 @@ def measured_at_its_size(event: MeasuredAtItsSize) -> Finding:
     available = event.available
     return finding(
         measured_at_its_size,
-        f"the dask cluster at {event.where} has {available} worker thread"
-        f"{'s' if available != 1 else ''} and cannot be scaled from here, so it was "
+        f"the {event.backend} cluster at {event.where} has {plural(available, event.unit)} "
+        "and cannot be scaled from here, so it was "
         f"measured at that size only (asked: {', '.join(map(str, event.asked))}); use "
         "--cluster local to compare sizes.",
         available=available,
