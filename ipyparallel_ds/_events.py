@@ -69,8 +69,8 @@ class MeasuredAtItsSize:
     where: str
     available: int
     asked: tuple[int, ...]
-    backend: str = "dask"
-    unit: str = "worker thread"
+    backend: str
+    unit: str
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,9 @@ def test_every_event_kind_has_its_sentence():
         _events.BackendFailed("dask", "dask with 2 workers", "PicklingError", "no"): "pickl",
         _events.Interrupted("n_jobs=2", 1): "1 timed run done",
         _events.WorkerDied("n_jobs=2", (-9,)): "SIGKILL (-9)",
-        _events.MeasuredAtItsSize("tcp://127.0.0.1:8786", 2, (1, 2)): "asked: 1, 2",
+        _events.MeasuredAtItsSize(
+            "tcp://127.0.0.1:8786", 2, (1, 2), "dask", "worker thread"
+        ): "asked: 1, 2",
         _events.SizesTooLarge(2, (4,)): "size 4 could",
         _events.TasksCancelled(3, "a local dask cluster"): "3 outstanding tasks were",
     }

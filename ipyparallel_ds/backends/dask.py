@@ -98,7 +98,10 @@ class DaskRunner(ClusterRunner):
     def _existing_sizes(self, values: tuple[int, ...], available: int) -> list[int]:
         asked = sorted({resolve_size(v, available) for v in values})
         if asked != [available]:
-            self.events.append(MeasuredAtItsSize(str(self.scheduler), available, tuple(asked)))
+            event = MeasuredAtItsSize(
+                str(self.scheduler), available, tuple(asked), self.name, "worker thread"
+            )
+            self.events.append(event)
         return [available]
 
     def workers(self, n_jobs: int) -> int:

@@ -159,7 +159,7 @@ class RayRunner(ClusterRunner):
     def _existing_sizes(self, values: tuple[int, ...], available: int) -> list[int]:
         asked = sorted({resolve_size(v, available) for v in values})
         if asked != [available]:
-            event = MeasuredAtItsSize(str(self.address), available, tuple(asked), "ray", "CPU")
+            event = MeasuredAtItsSize(str(self.address), available, tuple(asked), self.name, "CPU")
             self.events.append(event)
         return [available]
 
