@@ -82,16 +82,18 @@ The whole run took {seconds / 60:.1f} minutes.
 ## What each figure compares
 
 1. **Time to answer, spread**: the seed statement (digits, `SVC()`, `cv=20`, n_jobs 1 and
-   2). Ten default `%parcompare -j 1,2` runs and ten hand-written
+   2). {time_to_answer.ROUNDS} default `%parcompare -j 1,2` runs and as many hand-written
    `for nj in (1, 2): %timeit -o -q -n1 -r5 ...` loops, interleaved in one IPython process.
    Wall-time ratio of the medians (target 0.8); coefficient of variation of the speedup each
-   reports across the ten, the loop's from its best of five (the estimator a careful user
-   takes) and, in the note, from its means.
-2. **Accuracy and coverage**: the median of those ten `%parcompare` speedups against the
+   reports across the rounds, the loop's from its best of five (the estimator a careful user
+   takes) and, in the note, from its means. Two spreads from {time_to_answer.ROUNDS} rounds
+   each differ by chance too: the note gives a one-sided F test of "%parcompare's spread is
+   the wider", and `benchmarks/estimators.py` compares the two on 16 fresh processes.
+2. **Accuracy and coverage**: the median of those `%parcompare` speedups against the
    median over five fresh Python processes timing the same call with `time.perf_counter`
-   (pool warmed, 15 runs per n_jobs, one of each in turn, medians); and how many of the ten
+   (pool warmed, 15 runs per n_jobs, one of each in turn, medians); and how many of the
    95 % intervals contain that median (met when a true 95 % coverage would give at least
-   that many with a probability of 5 % or more: at most 2 misses in 10). Which estimator
+   that many with a probability of 5 % or more: at most 3 misses in 20). Which estimator
    and interval the sweep uses, and why, is measured by `benchmarks/estimators.py` (16
    fresh processes, not part of `make bench`; "How the numbers are made" quotes it).
 3. **First-call truth**: the median first call `%parcompare` reported at n_jobs=2 against
@@ -137,8 +139,7 @@ def main() -> int:
     figures: list[Figure] = []
 
     log("1. time to answer and repeatability (seed statement, interleaved)")
-    # Ten rounds: the intervals' coverage (benchmark 2) needs more than five to say anything.
-    data = time_to_answer.measure(2 if args.quick else 10)
+    data = time_to_answer.measure(2 if args.quick else time_to_answer.ROUNDS)
     figures += time_to_answer.figures(data)
     log("2. accuracy")
     figures += truth.accuracy(data)

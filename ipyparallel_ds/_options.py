@@ -13,7 +13,7 @@ from . import backends
 # `%timeit -n1 -r5` loop makes 10.
 MIN_ROUNDS = 2
 MAX_ROUNDS = 5
-TARGET_PRECISION = 0.10
+TARGET_PRECISION = 0.08
 # With --budget, an unsettled value goes on until its share of the budget is used, up to this.
 MAX_BUDGET_ROUNDS = 50
 # Timed runs of a baseline that cannot be interleaved (it needs workers itself).

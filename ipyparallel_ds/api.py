@@ -308,7 +308,7 @@ def parcompare(
         Loops per timed run; 0 chooses as ``%timeit`` does (a run lasts 0.2 s at least).
     repeat : int, optional
         Timed runs per value. Default: rounds until the answer is settled (the speedup's
-        95 % interval within 10 % of it, below 1, or below an earlier value's), 2 to 5.
+        95 % interval within 8 % of it, below 1, or below an earlier value's), 2 to 5.
     namespace : dict, optional
         Globals the statement runs in (default: the caller's); its assignments do not leak.
     quiet, precision : bool, int

@@ -12,7 +12,7 @@ How a sweep measures (in full: ``docs/how-it-measures.md``):
    next one beats by more than 10 % moves to ``warmup_calls``. A serial first call that the
    next run does not beat counts as a timed run.
 4. With ``repeat`` unset, rounds stop once the decision is settled (2 to 5 warm runs): the
-   speedup's 95 % interval (:func:`ipyparallel_ds.stats.speedup_interval`) is within ±10 %,
+   speedup's 95 % interval (:func:`ipyparallel_ds.stats.speedup_interval`) is within ±8 %,
    or lies wholly below 1, or wholly below an earlier point's interval.
 5. With a ``budget``, each backend's point with the most workers comes first; each point
    gets an equal share of the time left, and its rounds stop (after one at least) when the
@@ -205,8 +205,8 @@ class _Sweep:
         return speedup_interval(reference, state.timing().timings, groups)
 
     def settled(self, state: PointState) -> bool:
-        """Whether more runs could not change what the sweep will say about this point: its
-        speedup is known to ±10 %, or it is slower than serial, or than an earlier point."""
+        """Whether more runs could not change what the sweep says about this point: its speedup
+        is known to ±TARGET_PRECISION, or it is slower than serial, or than an earlier one."""
         low, high = self.interval(state)
         if math.sqrt(high / low) - 1 <= TARGET_PRECISION or high < 1:
             return True
