@@ -87,8 +87,12 @@ The whole run took {seconds / 60:.1f} minutes.
    Wall-time ratio of the medians (target 0.8); coefficient of variation of the speedup each
    reports across the rounds, the loop's from its best of five (the estimator a careful user
    takes) and, in the note, from its means. Two spreads from {time_to_answer.ROUNDS} rounds
-   each differ by chance too: the note gives a one-sided F test of "%parcompare's spread is
-   the wider", and `benchmarks/estimators.py` compares the two on 16 fresh processes.
+   each differ by chance too, so "no wider" is met unless a one-sided paired test
+   (Pitman-Morgan, on the log speedups of the same rounds) finds %parcompare's wider at the
+   5 % level. With {time_to_answer.ROUNDS} rounds that test catches a method 1.5 times as
+   noisy (in its own, unshared part) about one time in three, so the replay of the stopping
+   rule on 16 fresh processes in `benchmarks/estimators.py` ("How the numbers are made") is
+   the closer comparison.
 2. **Accuracy and coverage**: the median of those `%parcompare` speedups against the
    median over five fresh Python processes timing the same call with `time.perf_counter`
    (pool warmed, 15 runs per n_jobs, one of each in turn, medians); and how many of the
