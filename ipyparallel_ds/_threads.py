@@ -72,6 +72,9 @@ def with_threads(config: Any, report: dict[str, list] | None, nested_n_jobs: boo
 # timed runs (samples). Two busy workers on two cores, with the kernel waking now and then,
 # are over the cores in a few samples in ten; nested parallelism in most of them.
 OVERSUBSCRIBED_SHARE = 0.5
+# A share needs this many counts (a quarter of a second of timed runs); below it, one count
+# more or less would move it by more than a tenth.
+MIN_SHARE_SAMPLES = 10
 # Where only the average is known (a result saved before the share was counted): this many
 # times more threads on average than usable cores.
 OVERSUBSCRIBED = 1.15
@@ -108,8 +111,11 @@ def time_over_cores(config: Any) -> str:
     )
 
 
-# How often the runnable threads of the kernel and its workers are counted during a run.
-RUNNABLE_INTERVAL = 0.010
+# How often the runnable threads of the kernel and its workers are counted during a run. A
+# count costs about 0.1 ms of the kernel's CPU and GIL; every 10 ms it slowed the seed
+# statement's n_jobs=2 runs by 2 to 3 % (both cores busy with workers), which every 25 ms did
+# not measurably (benchmark 8, "the observation's effect", measures it in `make bench`).
+RUNNABLE_INTERVAL = 0.025
 _REFRESH_PROCESSES = 0.25  # seconds between looks for new worker processes
 
 
@@ -124,11 +130,16 @@ def _runnable_threads(pid: int, skip: set[int]) -> int | None:
     for entry in entries:
         if int(entry.name) in skip:
             continue
-        try:
-            with open(f"/proc/{pid}/task/{entry.name}/stat", "rb") as handle:
-                stat = handle.read()
+        try:  # os.read, not open(): a quarter cheaper, and this runs in the kernel
+            handle = os.open(f"/proc/{pid}/task/{entry.name}/stat", os.O_RDONLY)
         except OSError:
             continue
+        try:
+            stat = os.read(handle, 512)
+        except OSError:
+            continue
+        finally:
+            os.close(handle)
         end = stat.rfind(b")")
         if stat[end + 2 : end + 3] == b"R":
             count += 1
@@ -177,8 +188,9 @@ class RunnableCounts:
 
     @property
     def over_share(self) -> float:
-        """Share of the samples with more threads at once than usable cores."""
-        return self._per(self.over, self.samples)
+        """Share of the samples with more threads at once than usable cores (NaN from fewer
+        than :data:`MIN_SHARE_SAMPLES`: the average then decides)."""
+        return self._per(self.over, self.samples) if self.samples >= MIN_SHARE_SAMPLES else math.nan
 
     @property
     def per_busy_child(self) -> float:

@@ -143,7 +143,7 @@ class ConfigTiming:
     kernel_threads: int | None = None
     worker_threads: int | None = None
     total_threads: int | None = None
-    # Threads of the kernel and its workers running or ready to run, counted every 10 ms
+    # Threads of the kernel and its workers running or ready to run, counted every 25 ms
     # during the timed runs: on average, at most, on average in the kernel process, at most
     # in one worker process, and on average in a worker process while it ran any (NaN or
     # None when not counted: off Linux, or a remote cluster's workers).

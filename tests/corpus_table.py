@@ -86,7 +86,7 @@ def render(rows: list[dict], took: float) -> str:
         f"{platform.system()} with {cores} usable cores, in {took:.0f} s. "
         '"busy" counts the workers (processes or threads) that did work; "threads at once" '
         "is the average number of threads of the kernel and its workers running or ready to "
-        'run, counted every 10 ms, and "over the cores" the share of those counts above the '
+        'run, counted every 25 ms, and "over the cores" the share of those counts above the '
         "usable cores (oversubscription from 50 %).",
         "",
         "| workload | source | n_jobs=1 ran | n_jobs=2 ran | results | warnings |",
