@@ -10,11 +10,18 @@ watches the timed runs must not slow them. Two samplers did: memory sampled duri
 (1.53× against 1.69× at 2197e0d), and the thread counter every 10 ms (2 to 3 % slower n_jobs=2
 runs, now every 25 ms).
 
-    python benchmarks/sampler_cost.py [ROUNDS]     # the figure alone, eight rounds by default
+    python benchmarks/sampler_cost.py [ROUNDS]          # the figure alone, eight rounds
+    python benchmarks/sampler_cost.py --parts [ROUNDS]  # which watcher costs what, 12 rounds
+
+``--parts`` (not in ``make bench``) runs, in each round, four sweeps each followed by the
+bare calls: everything observed, no thread counter, no task timing (in the kernel and in
+the workers), nothing of these observed; each sweep's speedup over the bare calls right
+after it, minus 1, is paired by round.
 """
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import sys
 import time
@@ -72,5 +79,71 @@ def measure(rounds: int = 8) -> Figure:
     )
 
 
+@contextlib.contextmanager
+def without(parts: set[str]):
+    """The observer with the named watchers replaced by ones that watch nothing."""
+    from ipyparallel_ds import _observe
+    from ipyparallel_ds._threads import RunnableCounts
+
+    class Idle:
+        def __init__(self, **_) -> None:
+            self.counts, self.cpu_time = RunnableCounts(), 0.0
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *_) -> None:
+            return None
+
+    saved = (
+        _observe.RunnableSampler,
+        _observe.Observer._times_tasks,
+        _observe.recording_in_workers,
+    )
+    try:
+        if "threads" in parts:
+            _observe.RunnableSampler = Idle
+        if "tasks" in parts:
+            _observe.Observer._times_tasks = lambda self, backend: False
+            _observe.recording_in_workers = lambda: contextlib.nullcontext(None)
+        yield
+    finally:
+        (
+            _observe.RunnableSampler,
+            _observe.Observer._times_tasks,
+            _observe.recording_in_workers,
+        ) = saved
+
+
+def parts(rounds: int = 12) -> None:
+    namespace: dict = {}
+    exec(SEED_SETUP, namespace)
+    call = eval(f"lambda: {SEED_STATEMENT}", namespace)
+    variants = {
+        "everything observed": set(),
+        "no thread counter": {"threads"},
+        "no task timing": {"tasks"},
+        "neither": {"threads", "tasks"},
+    }
+    effects: dict[str, list[float]] = {name: [] for name in variants}
+    for index in range(rounds):
+        for name, off in variants.items():
+            with without(off):
+                result = parcompare(
+                    SEED_STATEMENT, SEED_SETUP, n_jobs=[1, 2], quiet=True, repeat=RUNS
+                )
+            effects[name].append(result.configs[1].speedup / plain_speedup(call) - 1)
+        log(f"  round {index + 1}: " + ", ".join(f"{n} {e[-1]:+.1%}" for n, e in effects.items()))
+    for name, values in effects.items():
+        error = statistics.stdev(values) / len(values) ** 0.5
+        print(
+            f"{name:20s} against the bare calls: median {statistics.median(values):+.1%}, "
+            f"mean {statistics.fmean(values):+.1%} (standard error {error:.1%})"
+        )
+
+
 if __name__ == "__main__":
-    print(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 8).line())
+    if len(sys.argv) > 1 and sys.argv[1] == "--parts":
+        parts(int(sys.argv[2]) if len(sys.argv) > 2 else 12)
+    else:
+        print(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 8).line())
