@@ -325,9 +325,18 @@ def _drive(page, base: str, token: str, expect) -> None:
     # Record every state of the progress box: it lives only while the sweep runs.
     page.evaluate(PROGRESS_OBSERVER)
 
-    # Run → Run All Cells, as a person would.
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+    # Run → Run All Cells, as a person would; and again, as a person would, when the first
+    # cell shows no sign of running ("[*]" or a number) after 30 s: once in a full suite's
+    # run the first click reached JupyterLab but ran nothing.
+    started = notebook.locator(".jp-InputPrompt", has_text=re.compile(r"\[(\*|\d+)\]"))
+    for _ in range(2):
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        deadline = time.monotonic() + 30
+        while not started.count() and time.monotonic() < deadline:
+            page.wait_for_timeout(250)
+        if started.count():
+            break
 
     # While it runs: the live progress box (bar + text), then the final chart widget.
     widget = notebook.locator(".parcompare-widget")
