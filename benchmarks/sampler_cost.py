@@ -12,6 +12,7 @@ runs, now every 25 ms).
 
     python benchmarks/sampler_cost.py [ROUNDS]          # the figure alone, eight rounds
     python benchmarks/sampler_cost.py --parts [ROUNDS]  # which watcher costs what, 12 rounds
+    python benchmarks/sampler_cost.py --parts 12 --every 0.010  # threads counted every 10 ms
 
 ``--parts`` (not in ``make bench``) runs, in each round, four sweeps each followed by the
 bare calls: everything observed, no thread counter, no task timing (in the kernel and in
@@ -115,7 +116,11 @@ def without(parts: set[str]):
         ) = saved
 
 
-def parts(rounds: int = 12) -> None:
+def parts(rounds: int = 12, every: float | None = None) -> None:
+    from ipyparallel_ds import _threads
+
+    if every is not None:  # the thread counter's interval, as it was or might be
+        _threads.RUNNABLE_INTERVAL = every
     namespace: dict = {}
     exec(SEED_SETUP, namespace)
     call = eval(f"lambda: {SEED_STATEMENT}", namespace)
@@ -144,6 +149,8 @@ def parts(rounds: int = 12) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--parts":
-        parts(int(sys.argv[2]) if len(sys.argv) > 2 else 12)
+        every = float(sys.argv[sys.argv.index("--every") + 1]) if "--every" in sys.argv else None
+        rounds = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] != "--every" else 12
+        parts(rounds, every)
     else:
         print(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 8).line())

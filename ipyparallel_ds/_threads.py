@@ -112,9 +112,9 @@ def time_over_cores(config: Any) -> str:
 
 
 # How often the runnable threads of the kernel and its workers are counted during a run. A
-# count costs about 0.1 ms of the kernel's CPU and GIL; every 10 ms the counter slowed the
-# seed statement's n_jobs=2 runs, both cores busy with workers, by 2.4 and 3.1 % in two
-# experiments. `benchmarks/sampler_cost.py --parts` measures what each watcher costs now.
+# count costs about 0.1 ms of the kernel's CPU and GIL. Counting every 10 ms took about 2 %
+# off the seed statement's speedup at n_jobs=2, both cores busy with workers; every 25 ms,
+# about 0.5 % (`benchmarks/sampler_cost.py --parts [--every 0.010]`, 12 paired rounds each).
 RUNNABLE_INTERVAL = 0.025
 _REFRESH_PROCESSES = 0.25  # seconds between looks for new worker processes
 
